@@ -1,0 +1,1 @@
+"""Environment factories (kind ``env``): ALE Atari100k, gymnasium control tasks, a fake env."""

@@ -1,0 +1,1 @@
+"""Neural-network building blocks shared by world models, actors and critics."""

@@ -1,0 +1,1 @@
+"""Replay storage and the ``sampler`` swap point."""

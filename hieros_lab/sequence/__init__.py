@@ -1,0 +1,1 @@
+"""Sequence models of the world model (kind ``sequence``): S5WM and RSSM."""

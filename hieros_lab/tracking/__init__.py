@@ -1,0 +1,1 @@
+"""Experiment tracking (kind ``tracker``): the Tracker protocol and its MLflow implementation."""
