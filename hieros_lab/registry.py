@@ -95,3 +95,14 @@ def entries(kind: str) -> dict[str, Entry]:
 def component_of(obj: Any) -> tuple[str, str] | None:
     """(kind, name) of a registered component instance or class, else None."""
     return getattr(obj, COMPONENT_ATTR, None)
+
+
+def configured(kind: str, name: str) -> Callable[..., Any]:
+    """The component ``kind.name`` as gin builds it: calling it applies the parsed bindings.
+
+    (Registration leaves the class itself untouched; this returns gin's configured wrapper.)
+    """
+    import gin.config as gin_config
+
+    entries(kind)[name]  # KeyError with the kind's names if unknown
+    return gin_config._REGISTRY.get_match(f"{kind}.{name}").wrapper

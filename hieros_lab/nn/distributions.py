@@ -95,13 +95,13 @@ class UnimixCategorical:
         return self.log_probs
 
     def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        flat = self.probs.reshape(-1, self.probs.shape[-1])
-        idx = torch.multinomial(flat.detach(), 1, generator=generator).squeeze(-1)
-        sample = F.one_hot(idx, flat.shape[-1]).to(self.probs.dtype).reshape(self.probs.shape)
-        return sample + self.probs - self.probs.detach()
+        return self.sample(generator) + self.probs - self.probs.detach()
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.rsample(generator).detach()
+        """Exact one-hot sample, no gradient (``rsample().detach()`` is off by rounding)."""
+        flat = self.probs.detach().reshape(-1, self.probs.shape[-1])
+        idx = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
+        return F.one_hot(idx, flat.shape[-1]).to(self.probs.dtype).reshape(self.probs.shape)
 
     def mode(self) -> torch.Tensor:
         idx = self.probs.argmax(-1)

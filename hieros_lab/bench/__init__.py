@@ -1,0 +1,1 @@
+"""``hieros-lab bench``: speed and memory measured on the current machine."""

@@ -1,0 +1,97 @@
+"""``hieros-lab bench``: measure, print a table, log to MLflow, write a flat JSON object.
+
+Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops_per_update_<seq>,
+mfu_<seq>, matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
+env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Any
+
+import torch
+
+from hieros_lab.bench.measure import matmul_peak_flops
+
+SEQUENCES = ("s5", "rssm")
+
+
+def _child_update(sequence: str, quick: bool) -> dict[str, Any]:
+    """Run the update measurement in a fresh process so its peak memory is its own."""
+    cmd = [sys.executable, "-m", "hieros_lab.bench.update", "--sequence", sequence]
+    if quick:
+        cmd += ["--batch", "2", "--length", "8", "--repeats", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench update for {sequence} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def env_steps_per_s(steps: int) -> float:
+    """Atari (Pong, 64x64, action repeat 4) stepped by the paper-size S5 agent's policy."""
+    from hieros_lab import config
+    from hieros_lab.trainer.loop import Trainer
+
+    config.parse(["presets/hieros.gin"], ["Trainer.tracker = @null", "Trainer.device = 'cpu'",
+                                          "ReplayBuffer.capacity = 10000"])
+    trainer = Trainer()
+    trainer.build()
+    agent, driver = trainer.agent, trainer.driver
+    for _ in range(5):
+        driver.step(agent.train_act, agent.observe)
+    start, before = time.perf_counter(), driver.env_steps
+    while driver.env_steps - before < steps:
+        driver.step(agent.train_act, agent.observe)
+    return (driver.env_steps - before) / (time.perf_counter() - start)
+
+
+def collect(quick: bool) -> dict[str, Any]:
+    from hieros_lab.sequence.s5_layers import scan_max_abs_err
+
+    result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops()}
+    for seq in SEQUENCES:
+        child = _child_update(seq, quick)
+        result[f"update_s_{seq}"] = child["update_s"]
+        result[f"world_model_s_{seq}"] = child["world_model_s"]
+        result[f"imagination_s_{seq}"] = child["imagination_s"]
+        result[f"flops_per_update_{seq}"] = child["flops_per_update"]
+        result[f"mfu_{seq}"] = child["flops_per_update"] / child["update_s"] / result[
+            "matmul_peak_flops"]
+        result[f"peak_rss_gib_{seq}"] = child["peak_rss_gib"]
+        result[f"params_{seq}"] = child["params"]
+        if seq == "s5":
+            result["peak_rss_gib"] = child["peak_rss_gib"]
+            result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
+    result["env_steps_per_s"] = env_steps_per_s(50 if quick else 500)
+    result["scan_max_abs_err"] = scan_max_abs_err()
+    result["quick"] = quick
+    result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = []
+    for key, value in result.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        rows.append(f"  {key:<28} {text}")
+    return "\n".join(rows)
+
+
+def log_mlflow(result: dict[str, Any]) -> str:
+    from hieros_lab.tracking.mlflow_tracker import MlflowTracker
+
+    tracker = MlflowTracker(experiment="hieros_lab_bench")
+    tracker.check()
+    run_id = tracker.start("bench-quick" if result["quick"] else "bench")
+    tracker.set_tags({"bench.machine": result["machine"], "bench.quick": str(result["quick"])})
+    tracker.log_metrics({k: float(v) for k, v in result.items()
+                         if isinstance(v, int | float) and not isinstance(v, bool)}, step=0)
+    tracker.log_text(json.dumps(result, indent=2), "bench/bench.json")
+    tracker.end("FINISHED")
+    return run_id

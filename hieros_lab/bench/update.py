@@ -1,0 +1,89 @@
+"""Level-0 training update at the paper's sizes (spec §0.1), measured in its own process.
+
+Run as ``python -m hieros_lab.bench.update --sequence s5`` (the bench does this so each
+sequence model's peak memory is its own); prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from hieros_lab import config
+from hieros_lab.bench.measure import count_flops, median_time, peak_rss_gib
+from hieros_lab.behavior.imagination import imagine
+from hieros_lab.hierarchy.level import Level
+
+NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
+
+
+def random_batch(batch: int, length: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A replay-like batch ``[B, T, ...]`` of random 64x64 frames and one-hot actions."""
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, NUM_ACTIONS, (batch, length))
+    is_first = np.zeros((batch, length), bool)
+    is_first[:, 0] = True
+    return {
+        "obs": torch.from_numpy(rng.integers(0, 256, (batch, length, size, size, 3), np.uint8)),
+        "action": torch.nn.functional.one_hot(torch.from_numpy(actions), NUM_ACTIONS).float(),
+        "reward": torch.from_numpy(rng.normal(size=(batch, length)).astype(np.float32)),
+        "is_first": torch.from_numpy(is_first),
+        "is_last": torch.zeros(batch, length, dtype=torch.bool),
+        "is_terminal": torch.zeros(batch, length, dtype=torch.bool),
+    }
+
+
+def measure(sequence: str, batch: int, length: int, size: int, repeats: int) -> dict[str, Any]:
+    # Paper sizes; the sequence model is swapped by a binding like any user would.
+    config.parse(["presets/hieros.gin"], [f"WorldModel.sequence = @{sequence}"])
+    torch.manual_seed(0)
+    space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
+    level = Level(obs_space=space, num_actions=NUM_ACTIONS)
+    wm, ac = level.world_model, level.actor_critic
+    data = random_batch(batch, length, size)
+    state: dict[str, Any] = {}
+
+    def wm_step() -> None:
+        state["post"], state["prior"], _ = wm.train_step(data)
+
+    def ac_step() -> None:
+        ac.train_step(wm, wm.start_states(state["post"], state["prior"]))
+
+    def update() -> None:
+        level.train_step(data)
+
+    update_s = median_time(update, repeats=repeats)
+    world_model_s = median_time(wm_step, repeats=repeats, warmup=0)
+    imagination_s = median_time(ac_step, repeats=repeats, warmup=0)
+    flops = count_flops(update)
+    start = wm.start_states(state["post"], state["prior"])
+    with torch.no_grad():
+        rollout_s = median_time(lambda: imagine(wm, ac.actor_policy, start, ac.horizon),
+                                repeats=repeats)
+    starts = start.stoch.shape[0]
+    return {"update_s": update_s, "world_model_s": world_model_s, "imagination_s": imagination_s,
+            "flops_per_update": flops, "imagine_steps_per_s": starts * ac.horizon / rollout_s,
+            "peak_rss_gib": peak_rss_gib(),
+            "params": sum(p.numel() for p in level.parameters())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sequence", required=True, help="registered sequence model name")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=64)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    result = measure(args.sequence, args.batch, args.length, args.size, args.repeats)
+    sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""The one import list of every component module, so that every registration exists.
+
+Adding a component: write its module with ``@register(kind, name)``, add the import here, add a
+gin file under ``gin/``. The contract tests then pick it up from the registry.
+"""
+
+from hieros_lab.envs import atari, control, fake  # noqa: F401
+from hieros_lab.replay import uniform  # noqa: F401
+from hieros_lab.sequence import rssm, s5  # noqa: F401
+from hieros_lab.tracking import base, mlflow_tracker  # noqa: F401

@@ -1,0 +1,189 @@
+"""Parse gin files and bindings into the one operative configuration, with one-line errors.
+
+Every user mistake (missing file, unknown configurable or parameter, syntax error, a value of the
+wrong type) becomes a :class:`ConfigError` whose message names the file and line (or the
+command-line binding) before anything is built or any run is opened.
+"""
+
+from __future__ import annotations
+
+import importlib.util  # noqa: F401  (gin 0.5 needs importlib.util imported for search paths)
+import logging
+import re
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gin
+import gin.config as gin_config
+
+#: The repository's gin directory; file names are also looked up relative to it.
+GIN_DIR = Path(__file__).resolve().parent.parent / "gin"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a one-line message naming the culprit."""
+
+
+def resolve_gin_file(name: str | Path) -> Path:
+    """Find ``name`` as given, else relative to the repository's ``gin/`` directory."""
+    path = Path(name)
+    for candidate in (path, GIN_DIR / path):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError(f"gin file not found: {name} (looked in . and {GIN_DIR})")
+
+
+def _one_line(err: BaseException, bindings: Sequence[str]) -> str:
+    """Turn gin's multi-line message into 'file:line: message (source line)'."""
+    text = str(err).strip() or type(err).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    msg, where, src = lines[0], "", ""
+    for i, ln in enumerate(lines[1:], 1):
+        m = re.match(r'In file "(.+)", line (\d+)', ln)
+        if m:
+            where = f"{m.group(1)}:{m.group(2)}"
+            src = lines[i + 1] if i + 1 < len(lines) and lines[i + 1] != "^" else ""
+        elif ln.startswith("In bindings string line"):
+            num = int(ln.rsplit(" ", 1)[-1])
+            where = f"--gin_binding {bindings[num - 1]!r}" if 0 < num <= len(bindings) else "bindings"
+    out = f"{where}: {msg}" if where else msg
+    return f"{out}  [{src}]" if src and src not in out else out
+
+
+def _drop_search_misses(record: logging.LogRecord) -> bool:
+    """gin logs 'Path not found' at ERROR for every search-path miss of an include."""
+    return not str(record.msg).startswith("Path not found")
+
+
+def _use_plain_file_reader_only() -> None:
+    """Drop gin's 'config on the Python path' reader.
+
+    It turns ``include 'sequence/s5.gin'`` into a package lookup and crashes when any package
+    named ``sequence`` (or ``envs``, ...) without ``__file__`` is importable. Our includes are
+    plain files relative to ``gin/``.
+    """
+    from gin import resource_reader
+
+    gin_config._FILE_READERS[:] = [
+        entry for entry in gin_config._FILE_READERS
+        if entry[1] is not resource_reader.system_path_file_exists]
+
+
+def parse(gin_files: Sequence[str | Path], bindings: Sequence[str] = (),
+          finalize: bool = True) -> list[Path]:
+    """Clear gin, parse ``gin_files`` then ``bindings``, validate value types.
+
+    Returns the resolved file paths. Raises :class:`ConfigError` on any problem.
+    """
+    import hieros_lab.components  # noqa: F401  (registers every component before parsing)
+    import hieros_lab.trainer.loop  # noqa: F401  (and every configurable of the object graph)
+
+    paths = [resolve_gin_file(f) for f in gin_files]
+    gin.clear_config()
+    _use_plain_file_reader_only()
+    if str(GIN_DIR) not in gin_config._LOCATION_PREFIXES:
+        gin.add_config_file_search_path(str(GIN_DIR))
+    root_logger = logging.getLogger()
+    root_logger.addFilter(_drop_search_misses)
+    try:
+        for path in paths:
+            _parse_one(lambda p=path: gin.parse_config_file(str(p)), bindings)
+        for binding in bindings:
+            _parse_one(lambda b=binding: gin.parse_config(b), bindings, binding)
+    finally:
+        root_logger.removeFilter(_drop_search_misses)
+    validate_types(paths, bindings)
+    if finalize:
+        gin.finalize()
+    return paths
+
+
+def _parse_one(parse_fn, bindings: Sequence[str], binding: str | None = None) -> None:
+    """Run one gin parse; turn any error into a one-line ConfigError naming its source."""
+    try:
+        parse_fn()
+    except Exception as err:  # gin raises ValueError, SyntaxError, OSError, TokenError, ...
+        gin.clear_config()
+        message = _one_line(err, bindings)
+        if binding is not None and "--gin_binding" not in message:
+            message = f"--gin_binding {binding!r}: {message}"
+        raise ConfigError(message) from err
+
+
+def _accepts(hint: Any, value: Any) -> bool | None:
+    """Whether ``value`` fits the simple type ``hint``; None when the hint is not checkable."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        results = [_accepts(h, value) for h in typing.get_args(hint)]
+        return None if all(r is None for r in results) else any(bool(r) for r in results)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list) or hint in (tuple, list):
+        return isinstance(value, tuple | list)
+    return None
+
+
+def _find_location(selector: str, param: str, paths: Sequence[Path],
+                   bindings: Sequence[str]) -> str:
+    name = selector.rsplit(".", 1)[-1]
+    pattern = re.compile(rf"(^|[/\s.]){re.escape(name)}\.{re.escape(param)}\s*=")
+    for binding in bindings:
+        if pattern.search(binding):
+            return f"--gin_binding {binding!r}"
+    for path in reversed(paths):
+        for num, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                return f"{path}:{num}"
+    return "config"
+
+
+def validate_types(paths: Sequence[Path] = (), bindings: Sequence[str] = ()) -> None:
+    """Check every literal binding against the annotated type of its parameter."""
+    for (scope, selector), params in gin_config._CONFIG.items():
+        configurable = gin_config._REGISTRY.get(selector)
+        if configurable is None:
+            continue
+        target = configurable.wrapped
+        fn = target.__init__ if isinstance(target, type) else target
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolvable annotations: nothing to check
+            continue
+        for param, value in params.items():
+            if param not in hints or type(value).__module__.startswith("gin"):
+                continue  # references and macros are resolved later
+            ok = _accepts(hints[param], value)
+            if ok is False:
+                where = _find_location(selector, param, paths, bindings)
+                prefix = f"{scope}/" if scope else ""
+                raise ConfigError(
+                    f"{where}: {prefix}{selector.rsplit('.', 1)[-1]}.{param} = {value!r}: "
+                    f"expected {_hint_name(hints[param])}, got {type(value).__name__}")
+
+
+def _hint_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def operative_config() -> str:
+    """The operative gin config of everything built so far (after construction)."""
+    return gin.operative_config_str()
+
+
+def query(binding: str, default: Any = None) -> Any:
+    """Value of ``Selector.param`` in the parsed config, or ``default``."""
+    try:
+        return gin.query_parameter(binding)
+    except ValueError:
+        return default

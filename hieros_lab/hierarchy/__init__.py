@@ -1,0 +1,1 @@
+"""Levels of the agent and the agent that stacks them."""

@@ -1,0 +1,174 @@
+"""S5WM: the S5-based sequence model of HIEROS (spec §2.3), registered as ``sequence/s5``.
+
+Training (:meth:`S5Sequence.observe`) runs every S5 layer as a parallel resettable scan over T;
+acting (:meth:`S5Sequence.obs_step`) and imagination (:meth:`S5Sequence.img_step`) use the
+layers' step mode, batched over all starts.
+
+Per step t (s_t the stochastic input, a_t = ``prev_action[t]``, the action taken before o_t):
+
+* u_t = SiLU(LN(Linear([s_t ; a_t / max(1, |a_t|)]))), Linear without bias, LN eps 1e-3;
+* the ``num_blocks`` S5 blocks (spec §2.2) with reset = is_first (S5 memory → 0);
+* m_t = Linear(stack output); prior logits = LatentHead(m_t) (from m_t, not h_t);
+* h_t = symlog(Linear(Re of all 2·num_blocks S5 states after step t)), or symlog(m_t) when
+  ``state_as_deter`` is False (then ``deter_dim`` must equal ``model_dim``);
+* posterior logits = LatentHead(embed_t): the embedding only, which is what allows the scan.
+
+Initial state (spec §2.3, ``initial: learned``): a learned token W ∈ R^model_dim (init 0);
+z₀ = mode of the prior computed from GELU(W); S5 memory = 0. deter₀ = GELU(W) is a placeholder
+the S5 never reads; when ``deter_dim != model_dim`` it is truncated or zero-padded to
+``deter_dim`` (at the paper's sizes, 256 = 256, it is exactly the authors' GELU(W)).
+
+Action alignment: ``prev_action[t]`` is a_{t-1} in every method (see ``base.py``; the authors'
+training pairs z_{t-1} with a_t, bug B1; the world model shifts actions before calling us).
+
+Deviation from the authors (B14): Re(Λ) is clamped to <= -1e-4 inside the S5 layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hieros_lab.nn.distributions import symlog
+from hieros_lab.nn.init import init_hidden
+from hieros_lab.nn.mlp import MLP
+from hieros_lab.registry import register
+from hieros_lab.sequence.base import Latent
+from hieros_lab.sequence.latent import LatentHead, draw
+from hieros_lab.sequence.s5_layers import S5Block
+
+
+def _fit(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Truncate or zero-pad the last dim of ``x`` to ``width``."""
+    if x.shape[-1] >= width:
+        return x[..., :width]
+    return F.pad(x, (0, width - x.shape[-1]))
+
+
+@register("sequence", "s5")
+class S5Sequence(nn.Module):
+    """S5WM latent dynamics (spec §2.3): parallel-scan training, step-mode acting/imagination.
+
+    ``Latent.memory`` is complex ``[*lead, 2·num_blocks, state_dim]``: the state of every S5 layer
+    (block-major, sublayer-minor) after consuming the step. Shapes: B batch, T time, N starts,
+    E ``embed_dim``, A ``action_dim``, G*C stoch, D ``deter_dim``.
+    """
+
+    def __init__(self, embed_dim: int, action_dim: int, model_dim: int = 256,
+                 state_dim: int = 128, num_blocks: int = 4, init_blocks: int = 4,
+                 ff_layers: int = 0, dropout: float = 0.0, deter_dim: int = 256,
+                 hidden: int = 256, stoch_groups: int = 32, stoch_classes: int = 32,
+                 unimix: float = 0.01, state_as_deter: bool = True) -> None:
+        super().__init__()
+        if not state_as_deter and deter_dim != model_dim:
+            raise ValueError("state_as_deter=False makes h = symlog(m_t): deter_dim must equal "
+                             f"model_dim, got {deter_dim} != {model_dim}")
+        self.stoch_groups, self.stoch_classes = stoch_groups, stoch_classes
+        self.deter_dim = deter_dim
+        self.embed_dim, self.action_dim = embed_dim, action_dim
+        self.num_layers, self.state_dim = 2 * num_blocks, state_dim
+        self.unimix, self.state_as_deter = unimix, state_as_deter
+        stoch = stoch_groups * stoch_classes
+        self.inp = MLP(stoch + action_dim, None, units=model_dim, layers=1)
+        self.blocks = nn.ModuleList([S5Block(model_dim, state_dim, init_blocks, ff_layers, dropout)
+                                     for _ in range(num_blocks)])
+        self.seq_out = nn.Linear(model_dim, model_dim)
+        self.state_out = nn.Linear(self.num_layers * state_dim, deter_dim)
+        init_hidden(self.seq_out)
+        init_hidden(self.state_out)
+        self.prior_head = LatentHead(model_dim, hidden, stoch_groups, stoch_classes)
+        self.post_head = LatentHead(embed_dim, hidden, stoch_groups, stoch_classes)
+        self.init_token = nn.Parameter(torch.zeros(model_dim))
+
+    @property
+    def feat_dim(self) -> int:
+        return self.stoch_groups * self.stoch_classes + self.deter_dim
+
+    # ----------------------------------------------------------------------------- helpers
+    def _complex_dtype(self) -> torch.dtype:
+        return torch.complex128 if self.init_token.dtype == torch.float64 else torch.complex64
+
+    def _input(self, stoch: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """``[..., G*C]``, ``[..., A]`` -> u ``[..., model_dim]`` (DreamerV3 action scaling)."""
+        action = action / action.abs().clamp(min=1.0)
+        return self.inp(torch.cat([stoch, action], -1))
+
+    def _heads(self, out: torch.Tensor, memory: torch.Tensor, sample: bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stack output ``[..., model_dim]`` and memory ``[..., 2nb, P]`` -> (h, z, logits)."""
+        m = self.seq_out(out)
+        if self.state_as_deter:
+            h = symlog(self.state_out(torch.view_as_real(memory)[..., 0].flatten(-2)))
+        else:
+            h = symlog(m)
+        z, logits = draw(self.prior_head(m), self.unimix, sample)
+        return h, z, logits
+
+    def _posterior(self, embed: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        return draw(self.post_head(embed), self.unimix, sample)
+
+    # ----------------------------------------------------------------------------- protocol
+    def initial(self, batch: int) -> Latent:
+        """Learned initial state ``[batch]``: z₀ = prior mode from GELU(W), memory = 0."""
+        token = F.gelu(self.init_token)
+        z0, logits0 = draw(self.prior_head(token), self.unimix, sample=False)
+        memory = torch.zeros(batch, self.num_layers, self.state_dim,
+                             dtype=self._complex_dtype(), device=token.device)
+        return Latent(stoch=z0.expand(batch, -1), logits=logits0.expand(batch, -1, -1),
+                      deter=_fit(token, self.deter_dim).expand(batch, -1), memory=memory)
+
+    def observe(self, embed: torch.Tensor, prev_action: torch.Tensor, is_first: torch.Tensor,
+                state: Latent | None = None, sample: bool = True) -> tuple[Latent, Latent]:
+        """Posterior and prior over ``[B, T]`` with one parallel scan per S5 layer.
+
+        s_t = z^post_{t-1} (s_0 = ``state.stoch``); where is_first: s_t = z₀, a = 0 and the S5
+        memory restarts from zero; otherwise step 0 continues from ``state.memory``.
+        """
+        b, t = is_first.shape
+        assert embed.shape[:2] == (b, t) and prev_action.shape == (b, t, self.action_dim)
+        init = self.initial(b)
+        state = init if state is None else state
+        z_post, post_logits = self._posterior(embed, sample)
+        first = is_first.unsqueeze(-1)
+        stoch_in = torch.cat([state.stoch.unsqueeze(1), z_post[:, :-1]], 1)
+        stoch_in = torch.where(first, init.stoch.unsqueeze(1), stoch_in)
+        action = prev_action * (~first).to(prev_action.dtype)
+        x = self._input(stoch_in, action)
+        states: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x0 = (state.memory[:, 2 * i], state.memory[:, 2 * i + 1])
+            x, (s1, s2) = block(x, is_first, x0)
+            states += [s1, s2]
+        memory = torch.stack(states, 2)                                  # [B, T, 2nb, P]
+        h, z_prior, prior_logits = self._heads(x, memory, sample)
+        return (Latent(z_post, post_logits, h, memory),
+                Latent(z_prior, prior_logits, h, memory))
+
+    def img_step(self, state: Latent, prev_action: torch.Tensor, sample: bool = True) -> Latent:
+        """One step of every S5 layer from ``state [N]`` with ``prev_action [N, A]`` -> prior."""
+        x = self._input(state.stoch, prev_action)
+        states: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x, (s1, s2) = block.step(x, (state.memory[:, 2 * i], state.memory[:, 2 * i + 1]))
+            states += [s1, s2]
+        memory = torch.stack(states, 1)                                  # [N, 2nb, P]
+        h, z, logits = self._heads(x, memory, sample)
+        return Latent(z, logits, h, memory)
+
+    def obs_step(self, state: Latent, prev_action: torch.Tensor, embed: torch.Tensor,
+                 is_first: torch.Tensor, sample: bool = True) -> tuple[Latent, Latent]:
+        """Acting step ``[B]``: reset to :meth:`initial` where ``is_first``, prior, posterior."""
+        b = is_first.shape[0]
+        init = self.initial(b)
+        def pick(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+            return torch.where(is_first.view(b, *[1] * (old.dim() - 1)), fresh, old)
+
+        state = Latent(**{f.name: pick(getattr(init, f.name), getattr(state, f.name))
+                          for f in fields(Latent)})
+        prev_action = prev_action * (~is_first).to(prev_action.dtype).unsqueeze(-1)
+        prior = self.img_step(state, prev_action, sample)
+        z, logits = self._posterior(embed, sample)
+        return Latent(z, logits, prior.deter, prior.memory), prior

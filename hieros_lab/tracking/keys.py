@@ -1,0 +1,54 @@
+"""The one list of MLflow names used across the project: metric keys, tag keys, artifact paths.
+
+Everything that logs or reads a run (trainer, sweep, report, tests) takes its names from here, so a
+renamed metric is one edit and a typo is an ``AttributeError`` instead of an empty plot
+(DESIGN.md §4). Metrics are logged at ``step = env steps``.
+"""
+
+from __future__ import annotations
+
+# -- metrics: acting -----------------------------------------------------------------------------
+EPISODE_SCORE = "episode/score"
+EPISODE_LENGTH = "episode/length"
+EPISODES = "episode/count"
+EVAL_SCORE = "eval/score"
+EVAL_SCORE_STD = "eval/score_std"
+EVAL_LENGTH = "eval/length"
+
+# -- metrics: replay and throughput --------------------------------------------------------------
+REPLAY_SIZE = "replay/size"
+UPDATES = "perf/updates"
+UPDATES_PER_S = "perf/updates_per_s"
+ENV_STEPS_PER_S = "perf/env_steps_per_s"
+#: Count of non-finite metric values the tracker dropped (MLflow cannot plot NaN/inf).
+NONFINITE_SKIPPED = "perf/nonfinite_skipped"
+
+
+def level(i: int, group: str, name: str) -> str:
+    """Per-level metric key, e.g. ``level(0, "world_model", "kl") == "level0/world_model/kl"``."""
+    if i < 0:
+        raise ValueError(f"hierarchy level must be >= 0, got {i}")
+    if not group or not name:
+        raise ValueError(f"metric group and name must be non-empty, got {group!r}, {name!r}")
+    return f"level{i}/{group}/{name}"
+
+
+# -- tags ----------------------------------------------------------------------------------------
+def component_tag(kind: str) -> str:
+    """Tag holding the registered name of the injected component of ``kind``."""
+    if not kind:
+        raise ValueError("component kind must be non-empty")
+    return f"component.{kind}"
+
+
+HIERARCHY_LEVELS = "hierarchy.levels"
+GIT_SHA = "git_sha"
+ABLATION = "ablation"
+ARM = "arm"
+GAME = "game"
+SEED = "seed"
+
+# -- artifacts -----------------------------------------------------------------------------------
+OPERATIVE_CONFIG = "config/operative_config.gin"
+COMMAND = "config/command.txt"
+ERROR = "error/traceback.txt"

@@ -1,0 +1,323 @@
+"""MlflowTracker: the Tracker protocol on an explicit ``MlflowClient`` (no fluent global run).
+
+Store: ``tracking_uri`` if given, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in
+the working directory (MLflow's own default; DESIGN.md §4). :meth:`MlflowTracker.check` proves the
+store usable before any training, so a typo in a path or a dead server costs seconds, not a run.
+For a sqlite store the artifacts go next to the database (``<db dir>/mlartifacts/<experiment>``)
+whatever the working directory, so a store directory holds its whole history.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+from hieros_lab.registry import register
+from hieros_lab.tracking.base import (
+    TrackerError,
+    check_image,
+    check_status,
+    prepare_params,
+    prepare_tags,
+    split_finite,
+)
+
+if TYPE_CHECKING:  # mlflow is imported on first use: importing it costs seconds
+    from mlflow.tracking import MlflowClient
+
+DEFAULT_DB = "mlflow.db"
+PARAMS_PER_BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
+METRICS_PER_BATCH = 1000  # MLflow's MAX_METRICS_PER_BATCH
+PARENT_RUN_TAG = "mlflow.parentRunId"  # how MLflow's UI nests child runs
+HTTP_PROBE_TIMEOUT_S = 5.0
+# MLflow narrates sqlite migrations at INFO on stderr; the CLI promises one-line errors.
+_CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic")
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def sqlite_db_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///rel`` or ``sqlite:////abs`` URI; None for memory."""
+    rest = uri.split("://", 1)[1] if "://" in uri else ""
+    rest = rest.split("?", 1)[0]
+    if rest in ("", "/", "/:memory:"):
+        return None
+    return Path(unquote(rest[1:] if rest.startswith("/") else rest))
+
+
+def dir_problem(directory: Path) -> str | None:
+    """None if ``directory`` is (or can be created as) a writable directory, else the reason."""
+    probe = directory
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent  # mkdir -p needs the nearest existing ancestor to be writable
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+def sqlite_problem(db: Path) -> str | None:
+    """None if the sqlite file ``db`` can be opened read-write (or created), else the reason."""
+    if db.exists():
+        if not db.is_file():
+            return f"{db} is not a regular file"
+        if not os.access(db, os.R_OK | os.W_OK):
+            return f"{db} is not readable and writable"
+    # sqlite writes its journal next to the database, so the directory must be writable too.
+    return dir_problem(db.parent)
+
+
+def http_problem(uri: str, timeout: float = HTTP_PROBE_TIMEOUT_S) -> str | None:
+    """None if the MLflow server at ``uri`` answers its ``/health`` endpoint, else the reason.
+
+    Probed directly because the client retries an unreachable server for minutes."""
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError as err:  # it answers; 401/403/404 is for the client to judge
+        return f"server answers HTTP {err.code}" if err.code >= 500 else None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        return f"server does not answer ({reason})"
+
+
+@contextmanager
+def _quiet_store_setup() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+@register("tracker", "mlflow")
+class MlflowTracker:
+    """Logs one run at a time to an MLflow tracking store (sqlite file or ``mlflow server``).
+
+    Args:
+        tracking_uri: store URI; default ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` in the
+            working directory.
+        experiment: experiment name (created on first use).
+
+    The client is created once, lazily (opening a new sqlite store runs MLflow's migrations,
+    seconds), so constructing a tracker is free and never fails.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, experiment: str = "hieros_lab") -> None:
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        # Resolve the default now: a later chdir must not move the store.
+        self.tracking_uri = uri or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+        self.experiment = experiment
+        self._client_obj: MlflowClient | None = None
+        self._experiment_id: str | None = None
+        self._run_id: str | None = None
+        self._running = False
+        self._skipped: dict[str, int] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def skipped_nonfinite(self) -> dict[str, int]:
+        return dict(self._skipped)
+
+    @property
+    def scheme(self) -> str:
+        return urlparse(self.tracking_uri).scheme
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn any store failure into a one-line TrackerError naming the store."""
+        try:
+            yield
+        except TrackerError:
+            raise
+        except Exception as err:
+            raise TrackerError(f"MLflow store {self.tracking_uri}: cannot {action}: "
+                               f"{_one_line(err)}") from err
+
+    def _client(self) -> MlflowClient:
+        if self._client_obj is None:
+            from mlflow.tracking import MlflowClient
+
+            with self._guard("open the store"), _quiet_store_setup():
+                self._client_obj = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client_obj
+
+    def _fail(self, reason: str) -> TrackerError:
+        return TrackerError(f"MLflow store {self.tracking_uri} is not usable: {reason}")
+
+    def _run(self) -> str:
+        if not self._running or self._run_id is None:
+            raise TrackerError(f"MLflow store {self.tracking_uri}: no running run; "
+                               "call start() first")
+        return self._run_id
+
+    def _sqlite_artifact_root(self) -> Path | None:
+        db = sqlite_db_path(self.tracking_uri) if self.scheme == "sqlite" else None
+        if db is None:
+            return None
+        safe = re.sub(r"[^\w.-]", "_", self.experiment)
+        return db.resolve().parent / "mlartifacts" / safe
+
+    # -- checks ---------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise TrackerError (one line: URI + reason) unless runs and artifacts can be written.
+
+        sqlite: the database file and its directory are writable and the database opens
+        (creating it runs the migrations). Server: it answers ``/health``. Then the experiment
+        is looked up (it must not be deleted) and a local artifact location must be writable."""
+        if self.scheme == "sqlite" and (db := sqlite_db_path(self.tracking_uri)) is not None:
+            if (problem := sqlite_problem(db)) is not None:
+                raise self._fail(problem)
+        if self.scheme in ("http", "https"):
+            if (problem := http_problem(self.tracking_uri)) is not None:
+                raise self._fail(problem)
+        client = self._client()
+        with self._guard(f"read experiment {self.experiment!r}"):
+            exp = client.get_experiment_by_name(self.experiment)
+        if exp is not None and exp.lifecycle_stage != "active":
+            raise self._fail(f"experiment {self.experiment!r} is deleted (restore it with "
+                             "`mlflow experiments restore` or choose another name)")
+        location = self._sqlite_artifact_root() if exp is None else exp.artifact_location
+        if location is not None and urlparse(str(location)).scheme in ("", "file"):
+            local = Path(unquote(urlparse(str(location)).path))
+            if (problem := dir_problem(local)) is not None:
+                raise self._fail(f"artifact location: {problem}")
+
+    def _get_experiment_id(self) -> str:
+        if self._experiment_id is not None:
+            return self._experiment_id
+        from mlflow.exceptions import MlflowException
+
+        client, name = self._client(), self.experiment
+        with self._guard(f"open experiment {name!r}"):
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                root = self._sqlite_artifact_root()
+                try:
+                    self._experiment_id = client.create_experiment(
+                        name, artifact_location=str(root) if root else None)
+                    return self._experiment_id
+                except MlflowException as err:  # another process created it meanwhile
+                    if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    exp = client.get_experiment_by_name(name)
+        if exp is None or exp.lifecycle_stage != "active":
+            raise self._fail(f"experiment {name!r} is deleted")
+        self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    # -- the run --------------------------------------------------------------------------------
+    def start(self, run_name: str, run_id: str | None = None,
+              parent_run_id: str | None = None) -> str:
+        """New run in the experiment (child of ``parent_run_id`` if given), or resume ``run_id``:
+        same id, status RUNNING again, metrics continue at later steps."""
+        if self._running:
+            raise TrackerError(f"MLflow store {self.tracking_uri}: run {self._run_id} is still "
+                               "running; end() it first")
+        client = self._client()
+        if run_id is None:
+            experiment_id = self._get_experiment_id()
+            tags = {PARENT_RUN_TAG: parent_run_id} if parent_run_id else {}
+            with self._guard(f"create run {run_name!r}"):
+                run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+        else:
+            with self._guard(f"resume run {run_id}"):
+                client.get_run(run_id)
+                client.update_run(run_id, status="RUNNING")
+        self._run_id, self._running = run_id, True
+        return run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        run_id = self._run()
+        items = [Param(k, v) for k, v in prepare_params(params).items()]
+        with self._guard("log params"):
+            for chunk in _chunks(items, PARAMS_PER_BATCH):
+                self._client().log_batch(run_id, params=chunk, synchronous=True)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        run_id = self._run()
+        items = [RunTag(k, v) for k, v in prepare_tags(tags).items()]
+        with self._guard("set tags"):
+            for chunk in _chunks(items, PARAMS_PER_BATCH):
+                self._client().log_batch(run_id, tags=chunk, synchronous=True)
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Finite values go out in ``log_batch`` calls; NaN/inf are counted in
+        :attr:`skipped_nonfinite` (MLflow stores them but cannot plot them)."""
+        from mlflow.entities import Metric
+
+        run_id = self._run()
+        finite, skipped = split_finite(metrics)
+        for key in skipped:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+        now_ms = int(time.time() * 1000)
+        items = [Metric(k, v, now_ms, int(step)) for k, v in finite.items()]
+        with self._guard(f"log metrics at step {step}"):
+            for chunk in _chunks(items, METRICS_PER_BATCH):
+                self._client().log_batch(run_id, metrics=chunk, synchronous=True)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        run_id = self._run()
+        with self._guard(f"write artifact {artifact_file}"):
+            self._client().log_text(run_id, text, artifact_file)
+
+    def log_file(self, local_path: str, artifact_dir: str | None = None) -> None:
+        """Copy a file, or a directory's contents, under ``artifact_dir`` (None: the root)."""
+        run_id = self._run()
+        path = Path(local_path)
+        if not path.exists():
+            raise FileNotFoundError(f"cannot log {path}: no such file or directory")
+        with self._guard(f"copy {path} into the artifacts"):
+            if path.is_dir():
+                self._client().log_artifacts(run_id, str(path), artifact_dir)
+            else:
+                self._client().log_artifact(run_id, str(path), artifact_dir)
+
+    def log_image(self, image: np.ndarray, artifact_file: str) -> None:
+        run_id = self._run()
+        check_image(image)
+        with self._guard(f"write image {artifact_file}"):
+            self._client().log_image(run_id, image, artifact_file=artifact_file)
+
+    def end(self, status: str) -> None:
+        """Set the terminal status (FINISHED/FAILED/KILLED); a no-op when no run is running."""
+        check_status(status)
+        if not self._running or self._run_id is None:
+            return
+        with self._guard(f"end run {self._run_id}"):
+            self._client().set_terminated(self._run_id, status=status)
+        self._running = False

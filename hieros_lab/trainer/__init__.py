@@ -1,0 +1,1 @@
+"""The shared trainer: env driver, update schedule, evaluation, checkpoints, the training loop."""

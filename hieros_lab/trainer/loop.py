@@ -1,0 +1,202 @@
+"""The shared trainer: env interaction, train ratio, evaluation, logging, checkpoints.
+
+Every metric goes to the injected tracker at ``step = env steps``; components only return
+metric dicts. A run can be stopped at any time and resumed from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import gin
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hieros_lab import registry
+from hieros_lab.envs.base import EnvFactory, check_env
+from hieros_lab.hierarchy.agent import Agent
+from hieros_lab.tracking import keys
+from hieros_lab.tracking.base import Tracker
+from hieros_lab.trainer import checkpoint as ckpt
+from hieros_lab.trainer.driver import Driver
+from hieros_lab.trainer.evaluate import evaluate
+from hieros_lab.trainer.schedule import Ratio, every
+
+EVAL_SEED_OFFSET = 1_000_003
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"Trainer.device = {device!r} but no CUDA device is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"Trainer.device must be auto, cpu or cuda[:N], got {device!r}")
+    return torch.device(device)
+
+
+def component_tags(objects: Iterable[Any]) -> dict[str, str]:
+    """``component.<kind>`` -> registered name, for every registered object or sub-module."""
+    tags: dict[str, str] = {}
+    for obj in objects:
+        found = [obj] + (list(obj.modules()) if isinstance(obj, torch.nn.Module) else [])
+        for item in found:
+            entry = registry.component_of(item)
+            if entry is not None:
+                tags[keys.component_tag(entry[0])] = entry[1]
+    return tags
+
+
+@gin.configurable
+class Trainer:
+    """Trains an agent on an env for ``steps`` env steps.
+
+    Args:
+        env: env factory (kind ``env``), called as ``env(seed=...)``.
+        tracker: tracker factory (kind ``tracker``).
+        agent: agent factory.
+        steps: env steps to train for (Atari100k: 100k agent steps).
+        train_ratio: replayed steps per env step; updates per env step = ratio / (B * T).
+        log_every: env steps between logs of averaged training metrics.
+        eval_every: env steps between greedy evaluations (0: only the final one).
+        eval_episodes: episodes per evaluation.
+        checkpoint_every: env steps between checkpoints (0: only at the end / on interrupt).
+        seed: seeds torch, the replay sampler and the envs.
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
+                 agent: Callable[..., Agent] = Agent, steps: int = 100_000,
+                 train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
+                 eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
+                 device: str = "auto") -> None:
+        for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
+            if value < 1:
+                raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
+        self.env_factory, self.tracker_factory, self.agent_factory = env, tracker, agent
+        self.steps, self.train_ratio, self.seed = steps, train_ratio, seed
+        self.log_every, self.eval_every, self.eval_episodes = log_every, eval_every, eval_episodes
+        self.checkpoint_every = checkpoint_every
+        self.device = resolve_device(device)
+        self.agent: Agent | None = None
+
+    def make_tracker(self) -> Tracker:
+        return self.tracker_factory()
+
+    def build(self) -> None:
+        """Seed everything, make the envs and the agent (raises before any training)."""
+        torch.manual_seed(self.seed)
+        random.seed(self.seed)
+        np.random.seed(self.seed % 2**32)
+        env = self.env_factory(seed=self.seed)
+        check_env(env, getattr(self.env_factory, "__name__", "env"))
+        self.driver = Driver(env, self.seed)
+        self.eval_driver: Driver | None = None
+        self.agent = self.agent_factory(obs_space=env.observation_space,
+                                        num_actions=int(env.action_space.n), seed=self.seed,
+                                        device=self.device)
+        self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
+        self.step, self.updates, self.episodes = 0, 0, 0
+
+    def tags(self, tracker: Tracker) -> dict[str, str]:
+        assert self.agent is not None
+        return component_tags([self.env_factory, tracker, self.agent.replay.sampler,
+                               *self.agent.modules()])
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save(self, root: Path) -> Path:
+        assert self.agent is not None
+        path = ckpt.new_checkpoint_dir(root, self.step)
+        self.agent.save_replay(path)
+        state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
+                 "episodes": self.episodes, "ratio": self.ratio.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
+                 "py_rng": random.getstate()}
+        ckpt.atomic_torch_save(state, path / "state.pt")
+        ckpt.commit_checkpoint(root, path)
+        return path
+
+    def restore(self, root: Path) -> bool:
+        """Load the latest checkpoint under ``root``; False when there is none."""
+        assert self.agent is not None
+        path = ckpt.latest_checkpoint(root)
+        if path is None:
+            return False
+        state = ckpt.load_torch(path / "state.pt")
+        try:
+            self.agent.load_state_dict(state["agent"])
+            self.agent.load_replay(path)
+        except Exception as err:
+            raise ckpt.CheckpointError(f"checkpoint {path} does not match this config: "
+                                       f"{type(err).__name__}: {err}") from None
+        self.step, self.updates = int(state["step"]), int(state["updates"])
+        self.episodes = int(state["episodes"])
+        self.ratio.load_state_dict(state["ratio"])
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["np_rng"])
+        random.setstate(state["py_rng"])
+        # The env cannot be checkpointed: continue with a fresh, deterministically seeded one.
+        self.driver = Driver(self.env_factory(seed=self.seed + self.step), self.seed + self.step)
+        return True
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, tracker: Tracker, checkpoint_root: Path, progress: bool = True) -> dict[str, float]:
+        """Train until ``steps``; returns the final evaluation metrics."""
+        assert self.agent is not None
+        pending: dict[str, list[float]] = defaultdict(list)
+        last_time, last_step, last_updates = time.perf_counter(), self.step, self.updates
+        bar = tqdm(total=self.steps, initial=self.step, disable=not progress, unit="step",
+                   dynamic_ncols=True, mininterval=1.0)
+        try:
+            while self.step < self.steps:
+                before = self.driver.env_steps
+                episode = self.driver.step(self.agent.train_act, self.agent.observe)
+                if episode is not None:
+                    self.episodes += 1
+                    tracker.log_metrics({keys.EPISODE_SCORE: episode.score,
+                                         keys.EPISODE_LENGTH: float(episode.length),
+                                         keys.EPISODES: float(self.episodes)}, self.step)
+                    bar.set_postfix(score=f"{episode.score:.1f}", refresh=False)
+                if self.driver.env_steps == before:
+                    continue
+                self.step += 1
+                bar.update(1)
+                if self.agent.can_train():
+                    for _ in range(self.ratio(self.step)):
+                        for key, value in self.agent.train().items():
+                            pending[key].append(value)
+                        self.updates += 1
+                if every(self.step, self.log_every):
+                    now = time.perf_counter()
+                    perf = {keys.UPDATES_PER_S: (self.updates - last_updates) / (now - last_time),
+                            keys.ENV_STEPS_PER_S: (self.step - last_step) / (now - last_time),
+                            keys.REPLAY_SIZE: float(len(self.agent.replay)),
+                            keys.UPDATES: float(self.updates)}
+                    tracker.log_metrics({**{k: float(np.mean(v)) for k, v in pending.items()},
+                                         **perf}, self.step)
+                    pending.clear()
+                    last_time, last_step, last_updates = now, self.step, self.updates
+                if every(self.step, self.eval_every) and self.step < self.steps:
+                    self.run_eval(tracker)
+                if every(self.step, self.checkpoint_every):
+                    self.save(checkpoint_root)
+        finally:
+            bar.close()
+        final = self.run_eval(tracker)
+        self.save(checkpoint_root)
+        return final
+
+    def run_eval(self, tracker: Tracker) -> dict[str, float]:
+        if self.eval_driver is None:
+            seed = self.seed + EVAL_SEED_OFFSET
+            self.eval_driver = Driver(self.env_factory(seed=seed), seed)
+        result = evaluate(self.eval_driver, self.agent, self.eval_episodes)
+        tracker.log_metrics({f"eval/{k}": v for k, v in result.items()}, self.step)
+        return result

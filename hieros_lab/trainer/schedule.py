@@ -1,0 +1,41 @@
+"""Step-based schedules (never wall-clock; spec §1.1 and B18)."""
+
+from __future__ import annotations
+
+
+class Ratio:
+    """How many updates are due so that updates / steps tracks ``ratio`` (spec §1.1).
+
+    ``ratio`` = train_ratio / (batch_size * batch_length) updates per env step; the first call
+    returns at least one update once training may start.
+    """
+
+    def __init__(self, ratio: float) -> None:
+        if ratio < 0:
+            raise ValueError(f"update ratio must be >= 0, got {ratio}")
+        self.ratio = ratio
+        self.prev_step: int | None = None
+        self.carry = 0.0
+
+    def __call__(self, step: int) -> int:
+        if self.ratio == 0:
+            return 0
+        if self.prev_step is None:
+            self.prev_step = step
+            return 1
+        self.carry += (step - self.prev_step) * self.ratio
+        self.prev_step = step
+        due = int(self.carry)
+        self.carry -= due
+        return due
+
+    def state_dict(self) -> dict[str, float | int | None]:
+        return {"prev_step": self.prev_step, "carry": self.carry}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.prev_step, self.carry = state["prev_step"], float(state["carry"])
+
+
+def every(step: int, interval: int) -> bool:
+    """True when ``step`` is a positive multiple of ``interval`` (``interval <= 0``: never)."""
+    return interval > 0 and step > 0 and step % interval == 0

@@ -1,0 +1,141 @@
+"""One training run from the command line: config -> tracker -> trainer, with a clean ending.
+
+The MLflow run always ends FINISHED, FAILED (with the traceback as an artifact) or KILLED
+(SIGINT/SIGTERM, after a checkpoint so the run can be resumed); it is never left RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from hieros_lab import config
+from hieros_lab.tracking import keys
+from hieros_lab.tracking.base import Tracker, flatten_gin_params
+from hieros_lab.trainer.loop import Trainer
+
+RUN_FILE = "run.json"
+
+
+class Killed(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum, frame):  # noqa: ARG001
+        raise Killed(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class RunSpec:
+    """What a run directory remembers so ``--resume`` rebuilds the same configuration."""
+
+    gin_files: list[str]
+    bindings: list[str]
+    command: str
+    run_id: str | None = None
+    extra_bindings: list[str] = field(default_factory=list)
+
+    def save(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / RUN_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunSpec:
+        path = run_dir / RUN_FILE
+        if not path.is_file():
+            raise config.ConfigError(f"cannot resume: {path} not found (not a run directory)")
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as err:
+            raise config.ConfigError(f"cannot resume: {path} is damaged: {err}") from None
+
+
+def default_run_dir() -> Path:
+    return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=config.GIN_DIR.parent, timeout=5, check=False)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = True) -> dict:
+    """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists."""
+    config.parse(spec.gin_files, [*spec.bindings, *spec.extra_bindings])
+    try:
+        trainer = Trainer()
+        tracker = trainer.make_tracker()
+    except (ValueError, TypeError) as err:
+        raise config.ConfigError(_first_line(err)) from None
+    check = getattr(tracker, "check", None)
+    if check is not None:
+        check()
+    try:
+        trainer.build()  # unknown game, bad sizes, ... fail here, before a run is opened
+    except (ValueError, TypeError, KeyError) as err:
+        raise config.ConfigError(_first_line(err)) from None
+    run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None)
+    spec.run_id = run_id
+    spec.save(run_dir)
+    return _tracked(trainer, tracker, spec, run_dir, resume, progress)
+
+
+def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, resume: bool,
+             progress: bool) -> dict:
+    root = run_dir / "checkpoints"
+    status = "FAILED"
+    try:
+        with sigterm_as_interrupt():
+            if resume and not trainer.restore(root):
+                raise config.ConfigError(f"cannot resume: no checkpoint under {root}")
+            operative = config.operative_config()
+            (run_dir / "operative_config.gin").write_text(operative)
+            if not resume:
+                tracker.log_params(flatten_gin_params(operative))
+                tracker.log_text(operative, keys.OPERATIVE_CONFIG)
+                tracker.log_text(spec.command + "\n", keys.COMMAND)
+            tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: "1",
+                              keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed)})
+            result = trainer.fit(tracker, root, progress=progress)
+        status = "FINISHED"
+        return result
+    except KeyboardInterrupt:
+        status = "KILLED"
+        if trainer.agent is not None and trainer.step > 0:
+            trainer.save(root)  # resumable from where it stopped
+        raise
+    except BaseException:
+        tracker.log_text(traceback.format_exc(), keys.ERROR)
+        raise
+    finally:
+        tracker.end(status)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    context = next((ln for ln in lines if ln.startswith("In call to configurable")), "")
+    head = lines[0] if lines else type(err).__name__
+    return f"{head} ({context})" if context else head
+
+
+def run_command(argv: Sequence[str]) -> str:
+    return "hieros-lab " + " ".join(argv)

@@ -1,0 +1,1 @@
+"""World model: encoder, sequence model (swap point), decoder, reward/continue heads, losses."""

@@ -1,0 +1,52 @@
+"""World-model loss terms (spec §2.5). Every function returns a scalar mean over ``(B, T)``.
+
+L = L_obs + L_reward + L_cont + kl_dyn * L_dyn + kl_rep * L_rep, with KL balancing and free
+bits applied per (b, t) *before* averaging (``dyn_loss_clip True``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hieros_lab.nn.distributions import TwoHotSymlog, bernoulli_log_prob, categorical_kl, symlog
+
+
+def kl_balance(post_logits: torch.Tensor, prior_logits: torch.Tensor,
+               free: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """KL balancing with free bits on ``[B, T, G, C]`` (log-)probabilities.
+
+    Returns ``(dyn, rep, kl)``: ``dyn = mean max(free, KL[sg(q) || p])`` trains the prior,
+    ``rep = mean max(free, KL[q || sg(p)])`` trains the posterior, ``kl [B, T]`` is the raw
+    ``KL[q || p]`` without gradient (for metrics). Clamping per (b, t) gives zero gradient
+    wherever that step's KL is below ``free``.
+    """
+    dyn_kl = categorical_kl(post_logits.detach(), prior_logits)
+    rep_kl = categorical_kl(post_logits, prior_logits.detach())
+    dyn = dyn_kl.clamp(min=free).mean()
+    rep = rep_kl.clamp(min=free).mean()
+    return dyn, rep, dyn_kl.detach()
+
+
+def image_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """MSE summed over H*W*C, mean over the rest.
+
+    ``pred [B, T, H, W, C]`` in ``x/255 - 0.5`` space, ``obs [B, T, H, W, C]`` uint8.
+    """
+    target = obs.to(pred.dtype) / 255.0 - 0.5
+    return (pred - target).square().sum((-3, -2, -1)).mean()
+
+
+def vector_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """Symlog MSE summed over D: ``pred [B, T, D]`` (symlog space) vs raw ``obs [B, T, D]``."""
+    return (pred - symlog(obs.to(pred.dtype))).square().sum(-1).mean()
+
+
+def reward_loss(dist: TwoHotSymlog, reward: torch.Tensor) -> torch.Tensor:
+    """-log p(r) under the two-hot symlog head; ``reward [B, T]``."""
+    return -dist.log_prob(reward.to(dist.logits.dtype)).mean()
+
+
+def cont_loss(logits: torch.Tensor, is_terminal: torch.Tensor) -> torch.Tensor:
+    """-log p(c) of the Bernoulli continue head, target ``1 - is_terminal`` (``[B, T]``)."""
+    target = 1.0 - is_terminal.to(logits.dtype)
+    return -bernoulli_log_prob(logits, target).mean()

@@ -1,0 +1,195 @@
+"""The world model of one level: encoder -> sequence model -> decoder, reward and continue heads.
+
+Spec §2.3-§2.5. The sequence model is the swap point (kind ``sequence``: S5WM, RSSM); encoder and
+decoder follow the observation space (CNN for uint8 images, symlog MLP for vectors).
+
+Replay batches are dicts of ``[B, T, ...]`` tensors where ``action[:, t]`` is the action chosen
+*after* seeing ``obs[:, t]``. :func:`shift_actions` turns them into the ``prev_action`` the
+sequence model expects, which is the correct alignment (fix of bug B1, spec §2.3/§9).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import gin
+import gymnasium as gym
+import torch
+from torch import nn
+
+from hieros_lab.envs.base import is_image_space
+from hieros_lab.nn.distributions import symexp, symlog
+from hieros_lab.nn.optim import Optimizer
+from hieros_lab.sequence.base import Latent, SequenceModel
+from hieros_lab.world_model import losses
+from hieros_lab.world_model.decoder import ConvDecoder, MLPDecoder
+from hieros_lab.world_model.encoder import ConvEncoder, MLPEncoder
+from hieros_lab.world_model.heads import ContinueHead, RewardHead
+
+Batch = dict[str, torch.Tensor]
+
+
+def shift_actions(action: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
+    """``action [B, T, A]`` (a_t chosen after o_t) -> ``prev_action [B, T, A]``.
+
+    prev_action[:, t] = action[:, t-1], prev_action[:, 0] = 0, and 0 where ``is_first [B, T]``
+    (the action before an episode's first observation belongs to the previous episode).
+    """
+    prev = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
+    return prev * (~is_first.bool()).unsqueeze(-1).to(prev.dtype)
+
+
+def latent_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of the ``G`` categoricals of ``logits [*lead, G, C]``, summed -> ``[*lead]``."""
+    logp = torch.log_softmax(logits, -1)
+    return -(logp.exp() * logp).sum((-2, -1))
+
+
+@gin.configurable
+class WorldModel(nn.Module):
+    """Encoder, sequence model, decoder and heads, trained with one optimiser (spec §2.5, §7.1).
+
+    Args:
+        obs_space: uint8 ``(H, W, C)`` image Box (CNN) or float ``(D,)`` vector Box (MLP).
+        num_actions: A, size of the one-hot action.
+        sequence: factory of the sequence model, called as ``sequence(embed_dim=E, action_dim=A)``.
+        cnn_depth, min_res: CNN width and final resolution (24, 4 -> embed 3072 at 64x64).
+        mlp_units, mlp_layers: vector encoder/decoder width and depth.
+        head_units, head_layers, reward_bins: reward/continue head sizes.
+        kl_dyn, kl_rep, free_nats: KL balancing scales and free bits (0.5, 0.1, 1.0).
+        lr, eps, clip, warmup, weight_decay: optimiser (spec §7.1).
+    """
+
+    def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
+                 sequence: Callable[..., SequenceModel], cnn_depth: int = 24, min_res: int = 4,
+                 mlp_units: int = 512, mlp_layers: int = 2, head_units: int = 256,
+                 head_layers: int = 2, reward_bins: int = 255, kl_dyn: float = 0.5,
+                 kl_rep: float = 0.1, free_nats: float = 1.0, lr: float = 1e-4,
+                 eps: float = 1e-8, clip: float = 1000.0, warmup: int = 1000,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__()
+        self.image = is_image_space(obs_space)
+        self.obs_shape = tuple(obs_space.shape)
+        self.num_actions = num_actions
+        if self.image:
+            self.encoder: nn.Module = ConvEncoder(self.obs_shape, cnn_depth, min_res)
+        else:
+            self.encoder = MLPEncoder(self.obs_shape[0], mlp_units, mlp_layers)
+        self.sequence = sequence(embed_dim=self.encoder.embed_dim, action_dim=num_actions)
+        feat_dim = self.sequence.feat_dim
+        if self.image:
+            self.decoder: nn.Module = ConvDecoder(feat_dim, self.obs_shape, cnn_depth, min_res)
+        else:
+            self.decoder = MLPDecoder(feat_dim, self.obs_shape[0], mlp_units, mlp_layers)
+        self.reward = RewardHead(feat_dim, head_units, head_layers, reward_bins)
+        self.cont = ContinueHead(feat_dim, head_units, head_layers)
+        self.kl_dyn, self.kl_rep, self.free_nats = kl_dyn, kl_rep, free_nats
+        self._opt = Optimizer(self.parameters(), lr=lr, eps=eps, clip=clip, warmup=warmup,
+                              weight_decay=weight_decay)
+
+    def optimizers(self) -> dict[str, Optimizer]:
+        return {"world_model": self._opt}
+
+    @property
+    def embed_dim(self) -> int:
+        return self.encoder.embed_dim
+
+    @property
+    def feat_dim(self) -> int:
+        return self.sequence.feat_dim
+
+    @property
+    def actor_input_dim(self) -> int:
+        """feat_dim + 3 (symlog reward, continue and entropy, spec §2.4)."""
+        return self.sequence.feat_dim + 3
+
+    # ----------------------------------------------------------------------------- training
+    def embed(self, obs: torch.Tensor) -> torch.Tensor:
+        """``[*lead, H, W, C]`` uint8 (or ``[*lead, D]`` float) -> ``[*lead, E]``."""
+        return self.encoder(obs)
+
+    def observe(self, batch: Batch, sample: bool = True) -> tuple[Latent, Latent]:
+        """Posterior and prior ``[B, T]`` of a replay batch, with shifted actions (B1 fix)."""
+        is_first = batch["is_first"].bool()
+        embed = self.embed(batch["obs"])
+        prev_action = shift_actions(batch["action"].to(embed.dtype), is_first)
+        return self.sequence.observe(embed, prev_action, is_first, None, sample)
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, Latent, Latent, dict[str, float]]:
+        """Total loss (spec §2.5), ``post``/``prior`` ``[B, T]`` and metrics (no grad_norm/lr)."""
+        post, prior = self.observe(batch)
+        feat = post.feat()
+        pred = self.decoder(feat)
+        if self.image:
+            obs_key, obs_term = "image_loss", losses.image_loss(pred, batch["obs"])
+        else:
+            obs_key, obs_term = "obs_loss", losses.vector_loss(pred, batch["obs"])
+        rew = losses.reward_loss(self.reward(feat), batch["reward"])
+        cont = losses.cont_loss(self.cont(feat), batch["is_terminal"])
+        dyn, rep, kl = losses.kl_balance(post.logits, prior.logits, self.free_nats)
+        total = obs_term + rew + cont + self.kl_dyn * dyn + self.kl_rep * rep
+        with torch.no_grad():
+            metrics = {
+                "loss": total, obs_key: obs_term, "reward_loss": rew, "cont_loss": cont,
+                "dyn_loss": dyn, "rep_loss": rep, "kl": kl.mean(),
+                "post_entropy": latent_entropy(post.logits).mean(),
+                "prior_entropy": latent_entropy(prior.logits).mean(),
+            }
+        # One device->host transfer for all metrics.
+        values = torch.stack([v.detach().float() for v in metrics.values()]).tolist()
+        metrics = dict(zip(metrics, values, strict=True))
+        return total, post, prior, metrics
+
+    def train_step(self, batch: Batch) -> tuple[Latent, Latent, dict[str, float]]:
+        """One optimiser step on ``batch``; returns detached ``post``, ``prior`` ``[B, T]``."""
+        total, post, prior, metrics = self.loss(batch)
+        metrics.update(self._opt.step(total))
+        return post.detach(), prior.detach(), metrics
+
+    def start_states(self, post: Latent, prior: Latent) -> Latent:
+        """Imagination starts ``[N = B*T]``: detached posteriors whose ``logits`` are the prior's.
+
+        The actor input's entropy then is the prior entropy H(p(z|m)) as the paper writes
+        (spec §2.4); the authors' code used the posterior entropy at start states.
+        """
+        return dataclasses.replace(post.detach().flatten(2),
+                                   logits=prior.logits.detach().flatten(0, 1))
+
+    # ----------------------------------------------------------------------------- acting
+    def initial(self, batch: int) -> Latent:
+        """Initial state ``[batch]`` of the sequence model."""
+        return self.sequence.initial(batch)
+
+    def obs_step(self, state: Latent, prev_action: torch.Tensor, obs: torch.Tensor,
+                 is_first: torch.Tensor, sample: bool = True) -> Latent:
+        """Posterior ``[B]`` after ``obs [B, ...]`` given ``state [B]``, ``prev_action [B, A]``,
+        ``is_first [B]`` (state reset and action zeroed there)."""
+        embed = self.embed(obs)
+        post, _ = self.sequence.obs_step(state, prev_action.to(embed.dtype), embed,
+                                         is_first.bool(), sample)
+        return post
+
+    def img_step(self, state: Latent, prev_action: torch.Tensor, sample: bool = True) -> Latent:
+        """Prior ``[N]`` one step after ``state [N]`` with ``prev_action [N, A]``."""
+        return self.sequence.img_step(state, prev_action, sample)
+
+    # ----------------------------------------------------------------------------- predictions
+    def predict(self, latent: Latent) -> dict[str, torch.Tensor]:
+        """``reward``, ``cont`` (probability) and ``entropy`` of ``latent.logits``, each ``[*lead]``."""
+        feat = latent.feat()
+        return {"reward": self.reward(feat).mean(),
+                "cont": torch.sigmoid(self.cont(feat)),
+                "entropy": latent_entropy(latent.logits)}
+
+    def actor_input(self, latent: Latent, pred: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``[*lead, feat_dim + 3]`` = [z ; h ; symlog(r) ; symlog(c) ; symlog(H)] (spec §2.4)."""
+        extras = torch.stack([pred["reward"], pred["cont"], pred["entropy"]], -1)
+        return torch.cat([latent.feat(), symlog(extras)], -1)
+
+    def decode(self, latent: Latent) -> torch.Tensor:
+        """Reconstruction ``[*lead, H, W, C]`` in [0, 255] (float), or a raw vector ``[*lead, D]``."""
+        pred = self.decoder(latent.feat())
+        if self.image:
+            return ((pred + 0.5) * 255.0).clamp(0.0, 255.0)
+        return symexp(pred)

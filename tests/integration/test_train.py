@@ -1,0 +1,118 @@
+"""End to end: train on the fake env with each sequence model and check the MLflow run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.parametrize("sequence", ["s5", "rssm"])
+def test_train_logs_a_complete_mlflow_run(train, client, only_run, sequence):
+    code, run_dir = train(f"WorldModel.sequence = @{sequence}", "Trainer.steps = 120")
+    assert code == 0
+    run = only_run()
+    assert run.info.status == "FINISHED"
+    tags = run.data.tags
+    assert tags["component.sequence"] == sequence
+    assert tags["component.sampler"] == "uniform"
+    assert tags["component.env"] == "fake"
+    assert tags["component.tracker"] == "mlflow"
+    assert tags["hierarchy.levels"] == "1" and tags["seed"] == "0"
+    params = run.data.params
+    assert params["Trainer.steps"] == "120" and params["Agent.batch_size"] == "4"
+    metrics = run.data.metrics
+    for key in ("episode/score", "eval/score", "level0/world_model/loss", "level0/world_model/kl",
+                "level0/behavior/actor_loss", "replay/size", "perf/updates_per_s"):
+        assert key in metrics, key
+    history = client.get_metric_history(run.info.run_id, "eval/score")
+    assert [m.step for m in history] == [100, 120]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "config")}
+    assert {"config/operative_config.gin", "config/command.txt"} <= artifacts
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["run_id"] == run.info.run_id
+
+
+def test_resume_continues_the_same_run(train, client, only_run):
+    code, run_dir = train("Trainer.steps = 100")
+    assert code == 0
+    first = only_run()
+    updates_before = client.get_metric_history(first.info.run_id, "perf/updates")[-1].value
+    code, _ = train("Trainer.steps = 150", resume=True)
+    assert code == 0
+    run = only_run()
+    assert run.info.run_id == first.info.run_id and run.info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "eval/score")]
+    assert steps == [100, 150]  # final eval of part one, then that of the resumed run
+    updates = client.get_metric_history(run.info.run_id, "perf/updates")
+    assert updates[-1].step == 150 and updates[-1].value > updates_before
+
+
+def test_failure_marks_run_failed_with_traceback(train, client, only_run, monkeypatch):
+    from hieros_lab.hierarchy.agent import Agent
+
+    def boom(self):
+        raise RuntimeError("synthetic failure in training")
+
+    monkeypatch.setattr(Agent, "train", boom)
+    code, _ = train()
+    assert code == 1
+    run = only_run()
+    assert run.info.status == "FAILED"
+    paths = {a.path for a in client.list_artifacts(run.info.run_id, "error")}
+    assert "error/traceback.txt" in paths
+
+
+def test_interrupt_marks_run_killed_and_is_resumable(train, client, only_run, monkeypatch):
+    from hieros_lab.hierarchy.agent import Agent
+
+    original, calls = Agent.train, {"n": 0}
+
+    def interrupt_later(self):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Agent, "train", interrupt_later)
+    code, run_dir = train("Trainer.checkpoint_every = 0")
+    assert code == 130
+    assert only_run().info.status == "KILLED"
+    assert (run_dir / "checkpoints" / "latest").is_file()
+    monkeypatch.setattr(Agent, "train", original)
+    code, _ = train(resume=True)
+    assert code == 0 and only_run().info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("binding, needle", [
+    ("Trainer.env = @atari", None),
+    ("WorldModel.sequence = @s6", "@s6"),
+    ("Trainer.steps = 'x'", "Trainer.steps"),
+])
+def test_bad_input_exits_before_any_run(train, client, only_run, capsys, binding, needle):
+    extra = ("atari.game = 'NotAGame'",) if "atari" in binding else ()
+    code, _ = train(binding, *extra)
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and (needle or "NotAGame") in err[0]
+    exp = client.get_experiment_by_name("hieros_lab")
+    assert exp is None or not client.search_runs([exp.experiment_id])
+
+
+def test_unwritable_tracking_store_is_named(train, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    code, _ = train()
+    assert code == 2
+    assert str(blocker) in capsys.readouterr().err
+
+
+def test_corrupted_checkpoint_is_named(train, capsys):
+    code, run_dir = train("Trainer.steps = 60")
+    assert code == 0
+    latest = run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
+    (latest / "state.pt").write_bytes(b"garbage")
+    code, _ = train(resume=True)
+    assert code == 2
+    assert "state.pt" in capsys.readouterr().err
