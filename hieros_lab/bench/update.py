@@ -64,7 +64,8 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int) -> 
     flops = count_flops(update)
     start = wm.start_states(state["post"], state["prior"])
     with torch.no_grad():
-        rollout_s = median_time(lambda: imagine(wm, ac.actor_policy, start, ac.horizon),
+        policy = lambda x: ac.act(x, sample=True)  # noqa: E731
+        rollout_s = median_time(lambda: imagine(wm, policy, start, ac.horizon),
                                 repeats=repeats)
     starts = start.stoch.shape[0]
     return {"update_s": update_s, "world_model_s": world_model_s, "imagination_s": imagination_s,

@@ -99,9 +99,14 @@ class UnimixCategorical:
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact one-hot sample, no gradient (``rsample().detach()`` is off by rounding)."""
-        flat = self.probs.detach().reshape(-1, self.probs.shape[-1])
-        idx = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
-        return F.one_hot(idx, flat.shape[-1]).to(self.probs.dtype).reshape(self.probs.shape)
+        # Inverse-CDF sampling: one uniform per group; ~2x faster than torch.multinomial on the
+        # [N*G, C] rows of imagination (measured on CPU), same distribution.
+        probs = self.probs.detach()
+        cdf = probs.cumsum(-1)
+        u = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device,
+                       dtype=probs.dtype) * cdf[..., -1:]
+        idx = (cdf < u).sum(-1).clamp(max=probs.shape[-1] - 1)
+        return F.one_hot(idx, probs.shape[-1]).to(probs.dtype)
 
     def mode(self) -> torch.Tensor:
         idx = self.probs.argmax(-1)

@@ -15,7 +15,7 @@ from hieros_lab.nn.mlp import MLP
 
 
 class RewardHead(nn.Module):
-    """``[*lead, F]`` -> :class:`TwoHotSymlog` over ``bins`` (mean ``[*lead]`` = predicted reward)."""
+    """``[*lead, F]`` -> :class:`TwoHotSymlog` over ``bins``; its mean ``[*lead]`` is the reward."""
 
     def __init__(self, feat_dim: int, units: int = 256, layers: int = 2, bins: int = 255) -> None:
         super().__init__()

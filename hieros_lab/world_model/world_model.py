@@ -176,7 +176,10 @@ class WorldModel(nn.Module):
 
     # ----------------------------------------------------------------------------- predictions
     def predict(self, latent: Latent) -> dict[str, torch.Tensor]:
-        """``reward``, ``cont`` (probability) and ``entropy`` of ``latent.logits``, each ``[*lead]``."""
+        """``reward``, ``cont`` (probability), ``entropy`` of ``latent.logits``; each ``[*lead]``.
+
+        Computed with gradients; callers that only read them wrap the call in ``no_grad``.
+        """
         feat = latent.feat()
         return {"reward": self.reward(feat).mean(),
                 "cont": torch.sigmoid(self.cont(feat)),
@@ -188,7 +191,7 @@ class WorldModel(nn.Module):
         return torch.cat([latent.feat(), symlog(extras)], -1)
 
     def decode(self, latent: Latent) -> torch.Tensor:
-        """Reconstruction ``[*lead, H, W, C]`` in [0, 255] (float), or a raw vector ``[*lead, D]``."""
+        """Reconstruction ``[*lead, H, W, C]`` in [0, 255] (float) or raw vector ``[*lead, D]``."""
         pred = self.decoder(latent.feat())
         if self.image:
             return ((pred + 0.5) * 255.0).clamp(0.0, 255.0)

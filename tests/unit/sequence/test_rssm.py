@@ -171,7 +171,7 @@ def test_prior_is_causal_and_gradients_flow_through_time() -> None:
     embed.requires_grad_(True)
     post, prior = model.observe(embed, action, first, sample=True)
     prior.logits[:, 5].sum().backward()
-    # The prior at t depends on embed[< t] (through z_{t-1} straight-through) and not on embed[>= t].
+    # The prior at t depends on embed[< t] (through z_{t-1}, straight-through), not embed[>= t].
     assert torch.all(embed.grad[:, 5:] == 0)
     assert embed.grad[:, 4].abs().sum() > 0 and embed.grad[:, 1].abs().sum() > 0
 

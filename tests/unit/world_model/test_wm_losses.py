@@ -7,8 +7,13 @@ import math
 import pytest
 import torch
 
-from hieros_lab.nn.distributions import (TwoHotSymlog, UnimixCategorical, categorical_kl, symlog,
-                                         two_hot)
+from hieros_lab.nn.distributions import (
+    TwoHotSymlog,
+    UnimixCategorical,
+    categorical_kl,
+    symlog,
+    two_hot,
+)
 from hieros_lab.world_model import losses
 from hieros_lab.world_model.heads import ContinueHead, RewardHead
 

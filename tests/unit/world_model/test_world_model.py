@@ -169,7 +169,8 @@ def test_predict_actor_input_and_decode() -> None:
     torch.testing.assert_close(pred["reward"], torch.zeros(B, T), atol=1e-4, rtol=0)
     assert torch.all((pred["cont"] > 0) & (pred["cont"] < 1))
     assert torch.all((pred["entropy"] >= 0) & (pred["entropy"] <= G * math.log(C) + 1e-5))
-    assert features.shape == (B, T, model.actor_input_dim) and model.actor_input_dim == G * C + D + 3
+    assert model.actor_input_dim == G * C + D + 3
+    assert features.shape == (B, T, model.actor_input_dim)
     torch.testing.assert_close(features[..., :-3], post.feat())
     torch.testing.assert_close(features[..., -3:], symlog(torch.stack(
         [pred["reward"], pred["cont"], pred["entropy"]], -1)))

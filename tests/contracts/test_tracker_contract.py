@@ -1,0 +1,47 @@
+"""Every ``tracker`` component: a full run lifecycle, statuses, and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hieros_lab.components  # noqa: F401  (every registration)
+from hieros_lab import registry
+from hieros_lab.tracking.base import Tracker
+
+NAMES = sorted(registry.entries("tracker"))
+
+
+@pytest.fixture
+def make(mlflow_uri):
+    return lambda name: registry.entries("tracker")[name].target()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("status", ["FINISHED", "FAILED", "KILLED"])
+def test_lifecycle(make, name, status):
+    tracker = make(name)
+    assert isinstance(tracker, Tracker)
+    tracker.check()
+    run_id = tracker.start("contract")
+    assert run_id and tracker.run_id == run_id
+    tracker.log_params({"Trainer.steps": 10, "level1/WorldModel.lr": 1e-4})
+    tracker.set_tags({"component.sequence": "s5"})
+    tracker.log_metrics({"episode/score": 1.0, "bad": float("nan")}, step=1)
+    tracker.log_text("x = 1\n", "config/operative_config.gin")
+    tracker.log_image(np.zeros((8, 8, 3), np.uint8), "images/x.png")
+    tracker.end(status)
+    tracker.end(status)  # idempotent
+    assert tracker.skipped_nonfinite.get("bad") == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_keeps_the_run_id(make, name):
+    tracker = make(name)
+    run_id = tracker.start("first")
+    tracker.log_metrics({"m": 1.0}, step=1)
+    tracker.end("KILLED")
+    again = make(name) if name != "null" else tracker
+    assert again.start("first", run_id=run_id) == run_id
+    again.log_metrics({"m": 2.0}, step=2)
+    again.end("FINISHED")

@@ -1,0 +1,26 @@
+"""``hieros-lab bench --quick`` produces every key of the flat JSON object."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hieros_lab import cli
+
+KEYS = ["update_s_s5", "update_s_rssm", "world_model_s_s5", "imagination_s_s5",
+        "flops_per_update_s5", "matmul_peak_flops", "mfu_s5", "peak_rss_gib",
+        "imagine_steps_per_s", "env_steps_per_s", "scan_max_abs_err"]
+
+
+def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    for key in KEYS:
+        assert key in result, key
+        assert isinstance(result[key], int | float) and math.isfinite(result[key]), key
+        assert result[key] >= 0, key
+    assert 0 < result["mfu_s5"] < 1.5
+    assert result["scan_max_abs_err"] < 1e-3
+    assert result["flops_per_update_s5"] > 1e6
