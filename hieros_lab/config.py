@@ -48,7 +48,8 @@ def _one_line(err: BaseException, bindings: Sequence[str]) -> str:
             src = lines[i + 1] if i + 1 < len(lines) and lines[i + 1] != "^" else ""
         elif ln.startswith("In bindings string line"):
             num = int(ln.rsplit(" ", 1)[-1])
-            where = f"--gin_binding {bindings[num - 1]!r}" if 0 < num <= len(bindings) else "bindings"
+            known = 0 < num <= len(bindings)
+            where = f"--gin_binding {bindings[num - 1]!r}" if known else "bindings"
     out = f"{where}: {msg}" if where else msg
     return f"{out}  [{src}]" if src and src not in out else out
 

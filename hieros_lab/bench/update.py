@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from hieros_lab import config
-from hieros_lab.bench.measure import count_flops, median_time, peak_rss_gib
 from hieros_lab.behavior.imagination import imagine
+from hieros_lab.bench.measure import count_flops, median_time, peak_rss_gib
 from hieros_lab.hierarchy.level import Level
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space

@@ -122,7 +122,7 @@ class UnimixCategorical:
 
 
 def categorical_kl(lhs_logits: torch.Tensor, rhs_logits: torch.Tensor) -> torch.Tensor:
-    """KL[lhs || rhs] for ``[..., G, C]`` (log-)probability logits, summed over ``G`` -> ``[...]``."""
+    """KL[lhs || rhs] for ``[..., G, C]`` logits, summed over the groups ``G`` -> ``[...]``."""
     lp = torch.log_softmax(lhs_logits, -1)
     rp = torch.log_softmax(rhs_logits, -1)
     return (lp.exp() * (lp - rp)).sum((-2, -1))

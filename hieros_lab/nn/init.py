@@ -38,7 +38,7 @@ def uniform_fan_avg_(weight: torch.Tensor, scale: float) -> None:
 
 
 def init_hidden(module: nn.Module) -> None:
-    """Apply the hidden-layer init to every Linear/Conv in ``module`` (biases zero, norms (1, 0))."""
+    """Hidden-layer init for every Linear/Conv in ``module``; biases 0, LayerNorms (1, 0)."""
     for m in module.modules():
         if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
             trunc_normal_fan_avg_(m.weight)

@@ -41,7 +41,8 @@ class MLP(nn.Module):
         hidden: list[nn.Module] = []
         width = in_dim
         for _ in range(layers):
-            hidden += [nn.Linear(width, units, bias=False), nn.LayerNorm(units, eps=norm_eps), act()]
+            hidden += [nn.Linear(width, units, bias=False),
+                       nn.LayerNorm(units, eps=norm_eps), act()]
             width = units
         self.hidden = nn.Sequential(*hidden)
         init_hidden(self.hidden)

@@ -25,6 +25,7 @@ def evaluate(driver: Driver, agent, episodes: int) -> dict[str, float]:
             scores.append(episode.score)
             lengths.append(episode.length)
     arr = np.asarray(scores, dtype=np.float64)
-    return {"score": float(arr.mean()), "score_std": float(arr.std()), "score_min": float(arr.min()),
-            "score_max": float(arr.max()), "length": float(np.mean(lengths)),
+    return {"score": float(arr.mean()), "score_std": float(arr.std()),
+            "score_min": float(arr.min()), "score_max": float(arr.max()),
+            "length": float(np.mean(lengths)),
             "episodes": float(episodes)}

@@ -147,7 +147,8 @@ class Trainer:
         return True
 
     # -- the loop -------------------------------------------------------------------------------
-    def fit(self, tracker: Tracker, checkpoint_root: Path, progress: bool = True) -> dict[str, float]:
+    def fit(self, tracker: Tracker, checkpoint_root: Path,
+            progress: bool = True) -> dict[str, float]:
         """Train until ``steps``; returns the final evaluation metrics."""
         assert self.agent is not None
         pending: dict[str, list[float]] = defaultdict(list)

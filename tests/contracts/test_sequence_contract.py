@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+import hieros_lab.components  # noqa: F401  (every registration)
 from hieros_lab import config, registry
 from hieros_lab.sequence.base import Latent, SequenceModel
-import hieros_lab.components  # noqa: F401  (every registration)
 
 B, T, E, A = 3, 7, 12, 5
 
