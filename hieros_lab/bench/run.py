@@ -20,26 +20,29 @@ import torch
 from hieros_lab.bench.measure import matmul_peak_flops
 
 SEQUENCES = ("s5", "rssm")
+PAPER = "presets/hieros.gin"
+QUICK = "debug.gin"  # tiny sizes: a smoke test of the bench itself, not a measurement
 
 
 def _child_update(sequence: str, quick: bool) -> dict[str, Any]:
     """Run the update measurement in a fresh process so its peak memory is its own."""
     cmd = [sys.executable, "-m", "hieros_lab.bench.update", "--sequence", sequence]
     if quick:
-        cmd += ["--batch", "2", "--length", "8", "--repeats", "1"]
+        cmd += ["--batch", "2", "--length", "8", "--repeats", "1", "--preset", QUICK]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"bench update for {sequence} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def env_steps_per_s(steps: int) -> float:
-    """Atari (Pong, 64x64, action repeat 4) stepped by the paper-size S5 agent's policy."""
+def env_steps_per_s(steps: int, preset: str = PAPER) -> float:
+    """Atari (Pong, 64x64, action repeat 4) stepped by the S5 agent's policy (paper sizes)."""
     from hieros_lab import config
     from hieros_lab.trainer.loop import Trainer
 
-    config.parse(["presets/hieros.gin"], ["Trainer.tracker = @null", "Trainer.device = 'cpu'",
-                                          "ReplayBuffer.capacity = 10000"])
+    config.parse([preset], ["Trainer.env = @atari", "atari.game = 'Pong'", "atari.size = 64",
+                            "Trainer.tracker = @null", "Trainer.device = 'cpu'",
+                            "ReplayBuffer.capacity = 10000"])
     trainer = Trainer()
     trainer.build()
     agent, driver = trainer.agent, trainer.driver
@@ -68,7 +71,7 @@ def collect(quick: bool) -> dict[str, Any]:
         if seq == "s5":
             result["peak_rss_gib"] = child["peak_rss_gib"]
             result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
-    result["env_steps_per_s"] = env_steps_per_s(50 if quick else 500)
+    result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
     result["scan_max_abs_err"] = scan_max_abs_err()
     result["quick"] = quick
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"

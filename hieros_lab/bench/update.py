@@ -39,9 +39,10 @@ def random_batch(batch: int, length: int, size: int, seed: int = 0) -> dict[str,
     }
 
 
-def measure(sequence: str, batch: int, length: int, size: int, repeats: int) -> dict[str, Any]:
-    # Paper sizes; the sequence model is swapped by a binding like any user would.
-    config.parse(["presets/hieros.gin"], [f"WorldModel.sequence = @{sequence}"])
+def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
+            preset: str = "presets/hieros.gin") -> dict[str, Any]:
+    # Paper sizes by default; the sequence model is swapped by a binding like any user would.
+    config.parse([preset], [f"WorldModel.sequence = @{sequence}"])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
     level = Level(obs_space=space, num_actions=NUM_ACTIONS)
@@ -81,8 +82,9 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--preset", default="presets/hieros.gin", help="gin file with the sizes")
     args = parser.parse_args()
-    result = measure(args.sequence, args.batch, args.length, args.size, args.repeats)
+    result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

@@ -116,3 +116,27 @@ def test_corrupted_checkpoint_is_named(train, capsys):
     code, _ = train(resume=True)
     assert code == 2
     assert "state.pt" in capsys.readouterr().err
+
+
+def test_sigterm_marks_run_killed(tmp_path, client, only_run):
+    """A real SIGTERM to a training process: run KILLED, checkpoint written, exit 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": client.tracking_uri}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hieros_lab", "train", "--no_progress", "--gin_file", "debug.gin",
+         "--gin_binding", "Trainer.steps = 100000", "--gin_binding", "Trainer.checkpoint_every = 0",
+         "--run_dir", "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / "run.json").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # let it train a little
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert only_run().info.status == "KILLED"
+    assert (tmp_path / "run" / "checkpoints" / "latest").is_file()
