@@ -21,12 +21,6 @@ A = 3  # actions
 VEC = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 
 
-@pytest.fixture(autouse=True)
-def _clear_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _flags(c: int) -> tuple[bool, bool, bool]:
     """(is_first, is_last, is_terminal) of step ``c``: episodes of 7 steps, odd ones truncated."""

@@ -13,12 +13,6 @@ from hieros_lab.sequence.rssm import LayerNormGRUCell, RSSMSequence
 E, A, G, C, D, HID = 12, 3, 4, 5, 10, 16
 
 
-@pytest.fixture(autouse=True)
-def _clear_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _model(seed: int = 0, **kw) -> RSSMSequence:
     torch.manual_seed(seed)

@@ -14,12 +14,6 @@ from hieros_lab.sequence.s5 import S5Sequence
 E, A, G, C, D, MD, P, NB = 12, 3, 4, 5, 10, 16, 8, 2
 
 
-@pytest.fixture(autouse=True)
-def _clear_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _model(seed: int = 0, **kw) -> S5Sequence:
     torch.manual_seed(seed)

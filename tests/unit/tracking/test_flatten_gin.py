@@ -56,12 +56,6 @@ def _s5(blocks=1):
     return blocks
 
 
-@pytest.fixture(autouse=True)
-def _clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def test_realistic_snippet():
     flat = flatten_gin_params(SNIPPET)

@@ -23,12 +23,6 @@ METRICS = {"loss", "reward_loss", "cont_loss", "dyn_loss", "rep_loss", "kl", "po
            "prior_entropy", "grad_norm", "lr"}
 
 
-@pytest.fixture(autouse=True)
-def _clear_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _sequence():
     return functools.partial(RSSMSequence, deter_dim=D, hidden=16, stoch_groups=G, stoch_classes=C)
