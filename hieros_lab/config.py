@@ -119,7 +119,11 @@ def _accepts(hint: Any, value: Any) -> bool | None:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         results = [_accepts(h, value) for h in typing.get_args(hint)]
-        return None if all(r is None for r in results) else any(bool(r) for r in results)
+        if any(r is True for r in results):
+            return True
+        # A member we cannot check (e.g. dict[str, float] in `dict[str, float] | None`) may
+        # accept the value: unverifiable, not wrong.
+        return None if any(r is None for r in results) else False
     if hint is type(None):
         return value is None
     if hint is bool:

@@ -28,6 +28,8 @@ KINDS: dict[str, str] = {
     "sampler": "replay sampler choosing which [B, T] windows to train on",
     "env": "environment factory returning a gymnasium.Env",
     "tracker": "experiment tracker receiving params, tags, metrics and artifacts",
+    "reward_source": "reward of a level's imagined states (extrinsic, subgoal, novelty)",
+    "reward_mixer": "how a level's reward sources become critics and the actor's advantage",
 }
 
 

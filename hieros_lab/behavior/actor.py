@@ -11,39 +11,44 @@ from hieros_lab.nn.mlp import MLP
 
 
 class Actor(nn.Module):
-    """π(a | x): ``[..., F]`` -> a :class:`UnimixCategorical` with one group of ``A`` classes.
+    """π(a | x): ``[..., F]`` -> a :class:`UnimixCategorical` over ``groups`` x ``A / groups``.
 
-    Output layer uniform-init with scale 1 (spec §4.5/§7.2). The distribution's tensors are
-    ``[..., 1, A]`` (one group); :meth:`act` and :meth:`log_prob` take/return ``[..., A]``.
+    Level 0 has one group of A env actions; higher levels emit a subgoal code of G independent
+    categoricals (8 x 8 by default, spec §4.5), a product distribution whose log-probability and
+    entropy are sums over the groups (the authors averaged them, scaling both by 1/G).
+    Output layer uniform-init with scale 1 (spec §4.5/§7.2). :meth:`act`, :meth:`sample` and
+    :meth:`log_prob` take/return flattened one-hot ``[..., A]`` actions.
     """
 
     def __init__(self, input_dim: int, num_actions: int, units: int = 256, layers: int = 2,
-                 unimix: float = 0.01) -> None:
+                 unimix: float = 0.01, groups: int = 1) -> None:
         super().__init__()
-        self.num_actions, self.unimix = num_actions, unimix
+        if groups < 1 or num_actions % groups:
+            raise ValueError(f"{num_actions} actions cannot form {groups} equal groups")
+        self.num_actions, self.unimix, self.groups = num_actions, unimix, groups
         self.net = MLP(input_dim, num_actions, units=units, layers=layers, out_scale=1.0)
 
     def forward(self, x: torch.Tensor) -> UnimixCategorical:
-        """``x [..., F]`` -> distribution over ``[..., 1, A]`` one-hot actions."""
+        """``x [..., F]`` -> distribution over ``[..., G, A/G]`` one-hot actions."""
         return self.dist(self.net(x))
 
     def dist(self, logits: torch.Tensor) -> UnimixCategorical:
         """Distribution from raw network outputs ``logits [..., A]`` (= ``self.net(x)``)."""
-        return UnimixCategorical(logits.unsqueeze(-2), self.unimix)
+        return UnimixCategorical(logits.unflatten(-1, (self.groups, -1)), self.unimix)
 
     @staticmethod
     def sample(dist: UnimixCategorical, sample: bool = True) -> torch.Tensor:
-        """One-hot ``[..., A]`` action: a sample, or the argmax mode; no gradient."""
+        """One-hot ``[..., A]`` action: a sample, or the argmax mode per group; no gradient."""
         if sample:
-            return dist.sample().squeeze(-2)
+            return dist.sample().flatten(-2)
         # Exact one-hot argmax (the straight-through mode is off by rounding once detached).
-        probs = dist.probs.detach().squeeze(-2)
-        return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+        probs = dist.probs.detach()
+        return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype).flatten(-2)
 
     @staticmethod
     def log_prob(dist: UnimixCategorical, action: torch.Tensor) -> torch.Tensor:
-        """log π(a): one-hot ``action [..., A]`` -> ``[...]``."""
-        return dist.log_prob(action.unsqueeze(-2))
+        """log π(a): one-hot ``action [..., A]`` -> ``[...]`` (summed over groups)."""
+        return dist.log_prob(action.unflatten(-1, dist.probs.shape[-2:]))
 
     def act(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
         """``x [..., F]`` -> one-hot ``[..., A]``: a sample, or the argmax if not ``sample``."""

@@ -2,20 +2,33 @@
 
 One :meth:`ActorCritic.train_step`:
 
-1. slow critic EMA (spec §4.3: at the *start* of every update);
+1. slow-critic EMAs (spec §4.3: at the *start* of every update);
 2. imagine H states from the N detached starts with the sampling actor (no gradients: with
    REINFORCE nothing flows into the world model, spec §4.1);
-3. per-state rewards from ``reward_fn(traj)`` (default: the extrinsic reward head; reward mixers
-   plug in here), discounts c_j = γ·cont_j, λ-returns in the successor alignment
-   (:func:`~hieros_lab.behavior.returns.successor_lambda_return`);
-4. critic step (two-hot NLL of the returns + slow-critic regulariser), then
-5. actor step: REINFORCE with advantages normalised by the percentile return scale (paper and
-   DreamerV3; ``normalize_advantages=False`` gives the authors' raw R − v, spec §9 B3).
+3. per-state rewards from ``reward_fn(traj)`` (default: the extrinsic reward head), discounts
+   c_j = γ·cont_j, λ-returns in the successor alignment
+   (:func:`~hieros_lab.behavior.returns.successor_lambda_return`), one set per critic *head*;
+4. one critic step per head (two-hot NLL of its returns + slow-critic regulariser), then
+5. actor step: REINFORCE with each head's advantage normalised by its own percentile return
+   scale (paper and DreamerV3; ``normalize_advantages=False`` gives the authors' raw R − v,
+   spec §9 B3), the heads' advantages combined by a reward mixer (spec §4.4, §5.6).
+
+Heads. By default there is one critic, ``"extrinsic"``, and this is the single-level DreamerV3
+learner. A level with several reward sources passes the heads of its
+:class:`~hieros_lab.rewards.base.RewardMixer` (``heads=mixer.heads()``) and the mixer to
+:meth:`train_step`; each head has a fast critic, a slow critic, a return normaliser and an
+optimiser. With one head, metric and optimiser names are unsuffixed (``critic_loss``); with
+several they carry the head (``critic_loss/<head>``, optimiser ``critic/<head>``).
+
+Conditioning. ``condition_dim = K > 0`` adds a ``[N, K]`` input (a subgoal code, or the decoded
+subgoal for the "decompress" ablation, spec §8) held constant over the horizon (spec §4.1) and
+concatenated to the actor and critic inputs; the level decides what it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import gin
 import torch
@@ -33,7 +46,12 @@ from hieros_lab.nn.distributions import TwoHotSymlog
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.sequence.base import Latent
 
-RewardFn = Callable[[Trajectory], torch.Tensor]
+if TYPE_CHECKING:  # runtime import would be circular (rewards.base imports behavior)
+    from hieros_lab.rewards.base import RewardMixer
+
+#: ``Trajectory -> [H, N]`` (one head), or ``{name: [H, N]}`` per head (no mixer) or per
+#: source (with a mixer).
+RewardFn = Callable[[Trajectory], "torch.Tensor | Mapping[str, torch.Tensor]"]
 
 
 def extrinsic_reward(traj: Trajectory) -> torch.Tensor:
@@ -43,11 +61,11 @@ def extrinsic_reward(traj: Trajectory) -> torch.Tensor:
 
 @gin.configurable
 class ActorCritic(nn.Module):
-    """Discrete-action actor and two-hot critic trained in imagination.
+    """Discrete-action actor and one two-hot critic per head, trained in imagination.
 
-    Shapes: B acting batch, F actor input, A actions, H horizon (states), N starts.
-    ``state_dict`` covers actor, critic, slow critic and the return normaliser; the optimisers
-    are returned by :meth:`optimizers`.
+    Shapes: B acting batch, F world-model actor input, K condition, A actions, H horizon
+    (states), N starts. ``state_dict`` covers actor, critics, slow critics and return
+    normalisers; the optimisers are returned by :meth:`optimizers`.
     """
 
     def __init__(self, input_dim: int, num_actions: int, units: int = 256, layers: int = 2,
@@ -56,71 +74,124 @@ class ActorCritic(nn.Module):
                  actor_eps: float = 1e-5, actor_clip: float = 100.0, critic_lr: float = 3e-5,
                  critic_eps: float = 1e-5, critic_clip: float = 100.0,
                  slow_fraction: float = 0.02, slow_reg: float = 1.0,
-                 normalize_advantages: bool = True, weight_decay: float = 0.0) -> None:
+                 normalize_advantages: bool = True, weight_decay: float = 0.0,
+                 heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
+                 action_groups: int = 1) -> None:
         super().__init__()
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 (one return needs two states), got {horizon}")
+        self.heads = _check_heads(heads)
+        if condition_dim < 0:
+            raise ValueError(f"ActorCritic.condition_dim must be >= 0, got {condition_dim}")
         self.input_dim, self.num_actions, self.horizon = input_dim, num_actions, horizon
+        self.condition_dim = condition_dim
         self.gamma, self.lam, self.entropy_scale = gamma, lam, entropy
         self.slow_fraction, self.slow_reg = slow_fraction, slow_reg
         self.normalize_advantages = normalize_advantages
-        self.actor = Actor(input_dim, num_actions, units, layers, unimix)
-        self.critic = Critic(input_dim, units, layers)
-        self.normalizer = ReturnNormalizer()
-        self._opts = {
-            "actor": Optimizer(self.actor.parameters(), actor_lr, actor_eps, actor_clip,
-                               weight_decay=weight_decay),
-            "critic": Optimizer(self.critic.net.parameters(), critic_lr, critic_eps, critic_clip,
-                                weight_decay=weight_decay),
-        }
+        width = input_dim + condition_dim
+        self.actor = Actor(width, num_actions, units, layers, unimix, groups=action_groups)
+        self.critics = nn.ModuleDict({h: Critic(width, units, layers) for h in self.heads})
+        self.normalizers = nn.ModuleDict({h: ReturnNormalizer() for h in self.heads})
+        self._opts = {"actor": Optimizer(self.actor.parameters(), actor_lr, actor_eps,
+                                         actor_clip, weight_decay=weight_decay)}
+        for head in self.heads:
+            self._opts[self._name("critic", head)] = Optimizer(
+                self.critics[head].net.parameters(), critic_lr, critic_eps, critic_clip,
+                weight_decay=weight_decay)
+
+    @property
+    def critic(self) -> Critic:
+        """The critic of a single-head learner."""
+        return self.critics[self._only_head()]
+
+    @property
+    def normalizer(self) -> ReturnNormalizer:
+        """The return normaliser of a single-head learner."""
+        return self.normalizers[self._only_head()]
+
+    def _only_head(self) -> str:
+        if len(self.heads) != 1:
+            raise AttributeError(f"{len(self.heads)} heads {self.heads}: use critics[head]")
+        return self.heads[0]
+
+    def _name(self, key: str, head: str) -> str:
+        """Metric/optimiser name: unsuffixed with one head, ``key/head`` with several."""
+        return key if len(self.heads) == 1 else f"{key}/{head}"
 
     def optimizers(self) -> dict[str, Optimizer]:
-        """``{"actor": ..., "critic": ...}`` for checkpointing."""
+        """``{"actor": ..., "critic": ...}`` (one head) or ``critic/<head>`` per head."""
         return dict(self._opts)
 
+    def _with_condition(self, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``x [*lead, N, F]`` -> ``[*lead, N, F+K]`` with ``condition [N, K]`` appended."""
+        if condition is None:
+            return x
+        return torch.cat([x, condition.expand(*x.shape[:-1], condition.shape[-1])], -1)
+
+    def _check_condition(self, condition: torch.Tensor | None, n: int) -> None:
+        if self.condition_dim == 0:
+            if condition is not None:
+                raise ValueError("a condition was given, but ActorCritic.condition_dim = 0")
+            return
+        if condition is None or condition.shape != (n, self.condition_dim):
+            got = None if condition is None else tuple(condition.shape)
+            raise ValueError(f"condition must be [N, K] = [{n}, {self.condition_dim}], got {got}")
+
     @torch.no_grad()
-    def act(self, actor_input: torch.Tensor, sample: bool = True) -> torch.Tensor:
-        """``actor_input [B, F]`` -> one-hot action ``[B, A]`` (sample, or argmax in eval)."""
+    def act(self, actor_input: torch.Tensor, sample: bool = True,
+            condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``actor_input [B, F]`` (+ ``condition [B, K]``) -> one-hot action ``[B, A]``
+        (sample, or argmax in eval)."""
         if actor_input.shape[-1] != self.input_dim:
             raise ValueError(f"actor input width {actor_input.shape[-1]} != {self.input_dim}")
-        return self.actor.act(actor_input, sample)
+        self._check_condition(condition, actor_input.shape[0])
+        return self.actor.act(self._with_condition(actor_input, condition), sample)
 
     def train_step(self, model: ImaginationModel, start: Latent,
-                   reward_fn: RewardFn | None = None) -> dict[str, float]:
-        """One behaviour update (critic step, then actor step); returns float metrics.
+                   reward_fn: RewardFn | None = None, mixer: RewardMixer | None = None,
+                   condition: torch.Tensor | None = None) -> dict[str, float]:
+        """One behaviour update (critic steps, then actor step); returns float metrics.
 
         Args:
             model: the world model, seen only through :class:`ImaginationModel`.
             start: ``Latent [N]`` imagination starts (detached here anyway).
-            reward_fn: ``Trajectory -> [H, N]`` reward *into* each imagined state s_j (the hook
-                for reward mixers); ``None`` = the extrinsic reward head. With the successor
-                alignment the return of s_j starts at ``reward[j + 1]``, so ``reward[0]`` (the
-                start state's) is not used.
+            reward_fn: ``Trajectory ->`` rewards *into* each imagined state s_j, ``[H, N]``:
+                one tensor (single head), ``{head: [H, N]}`` (no mixer), or ``{source: [H, N]}``
+                passed through ``mixer.head_rewards``. ``None`` = the extrinsic reward head.
+                With the successor alignment the return of s_j starts at ``reward[j + 1]``, so
+                ``reward[0]`` (the start state's) is not used.
+            mixer: a bound reward mixer whose heads are this learner's; it maps the sources'
+                rewards to heads and mixes the heads' advantages. ``None``: one head, its
+                advantage used as is.
+            condition: ``[N, K]`` extra input held over the horizon (iff ``condition_dim > 0``).
         """
         if model.actor_input_dim != self.input_dim:
             raise ValueError(f"model actor_input_dim {model.actor_input_dim} != {self.input_dim}")
-        self.critic.update_slow(self.slow_fraction)
+        if mixer is not None and list(mixer.heads()) != list(self.heads):
+            raise ValueError(f"mixer heads {mixer.heads()} != ActorCritic heads {self.heads}")
+        if mixer is None and len(self.heads) > 1:
+            raise ValueError(f"{len(self.heads)} critic heads need a reward mixer")
+        condition = None if condition is None else condition.detach()
+        self._check_condition(condition, start.deter.shape[0])
+        for critic in self.critics.values():
+            critic.update_slow(self.slow_fraction)
         with torch.no_grad():
-            traj, actor_logits = self._imagine(model, start.detach())
-            reward = (reward_fn or extrinsic_reward)(traj).detach()
-            if reward.shape != traj.actions.shape[:2]:
-                raise ValueError(f"reward_fn gave {tuple(reward.shape)}, "
-                                 f"need {tuple(traj.actions.shape[:2])}")
+            traj, actor_logits = self._imagine(model, start.detach(), condition)
+            rewards = self._head_rewards(traj, reward_fn, mixer)
             discount = self.gamma * traj.pred["cont"]
             weight = trajectory_weights(discount)[:-1]  # [H-1, N]
-        # One fast-critic pass over all H states: its detached mean bootstraps the returns and
-        # its first H-1 outputs are trained.
-        value_dist = self.critic(traj.actor_inputs)
-        value = value_dist.mean().detach()  # [H, N]
-        returns = successor_lambda_return(reward, discount, value, self.lam)  # [H-1, N]
-        metrics = self._critic_update(traj, value_dist, returns, weight)
-        metrics.update(self._actor_update(traj, actor_logits, returns, value[:-1], weight))
-        metrics.update(reward_mean=float(reward[1:].mean()), value_mean=float(value.mean()),
-                       return_mean=float(returns.mean()), return_std=float(returns.std()))
+            inputs = self._with_condition(traj.actor_inputs, condition)  # [H, N, F+K]
+        metrics: dict[str, float] = {}
+        returns, values = {}, {}
+        for head in self.heads:
+            returns[head], values[head], head_metrics = self._critic_update(
+                head, inputs, rewards[head], discount, weight)
+            metrics.update(head_metrics)
+        metrics.update(self._actor_update(traj, actor_logits, returns, values, weight, mixer))
         return metrics
 
-    def _imagine(self, model: ImaginationModel,
-                 start: Latent) -> tuple[Trajectory, list[torch.Tensor]]:
+    def _imagine(self, model: ImaginationModel, start: Latent,
+                 condition: torch.Tensor | None) -> tuple[Trajectory, list[torch.Tensor]]:
         """Rollout with the sampling actor; also returns its raw logits, H x ``[N, A]``.
 
         The actor runs with gradients inside the (otherwise gradient-free) rollout so that the
@@ -130,36 +201,93 @@ class ActorCritic(nn.Module):
 
         def policy(actor_input: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():
-                logits.append(self.actor.net(actor_input))
+                logits.append(self.actor.net(self._with_condition(actor_input, condition)))
             return Actor.sample(self.actor.dist(logits[-1]))
 
         traj = imagine(model, policy, start, self.horizon)
         return traj, logits
 
-    def _critic_update(self, traj: Trajectory, value_dist: TwoHotSymlog, returns: torch.Tensor,
-                       weight: torch.Tensor) -> dict[str, float]:
-        """Weighted two-hot NLL of the λ-returns plus the slow-critic regulariser (spec §4.3)."""
-        inputs = traj.actor_inputs[:-1]
+    def _head_rewards(self, traj: Trajectory, reward_fn: RewardFn | None,
+                      mixer: RewardMixer | None) -> dict[str, torch.Tensor]:
+        """``{head: [H, N]}`` detached rewards, checked against the heads and the horizon."""
+        out = (reward_fn or extrinsic_reward)(traj)
+        if mixer is not None:
+            if not isinstance(out, Mapping):
+                raise ValueError("with a mixer, reward_fn must return {source: [H, N]}")
+            out = mixer.head_rewards(out)
+        elif not isinstance(out, Mapping):
+            out = {self.heads[0]: out} if len(self.heads) == 1 else out
+        if not isinstance(out, Mapping) or set(out) != set(self.heads):
+            got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
+            raise ValueError(f"rewards for {got}, critic heads are {list(self.heads)}")
+        need = traj.actions.shape[:2]
+        for head, reward in out.items():
+            if reward.shape != need:
+                raise ValueError(f"reward_fn gave {tuple(reward.shape)} for head {head!r}, "
+                                 f"need {tuple(need)}")
+        return {head: out[head].detach() for head in self.heads}
+
+    def _critic_update(self, head: str, inputs: torch.Tensor, reward: torch.Tensor,
+                       discount: torch.Tensor, weight: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """λ-returns of one head and its critic step: weighted two-hot NLL of the returns plus
+        the slow-critic regulariser (spec §4.3). Returns ``(R [H-1, N], v [H-1, N], metrics)``.
+        """
+        critic = self.critics[head]
+        # One fast-critic pass over all H states: its detached mean bootstraps the returns and
+        # its first H-1 outputs are trained.
+        value_dist = critic(inputs)
+        value = value_dist.mean().detach()  # [H, N]
+        returns = successor_lambda_return(reward, discount, value, self.lam)  # [H-1, N]
         dist = TwoHotSymlog(value_dist.logits[:-1])  # states s_0 .. s_{H-2}
-        slow_target = self.critic.slow_value(inputs)
+        slow_target = critic.slow_value(inputs[:-1])
         nll = -dist.log_prob(returns) - self.slow_reg * dist.log_prob(slow_target)
         loss = (weight * nll).mean()
-        out = self._opts["critic"].step(loss)
-        return {"critic_loss": out["loss"], "critic_grad_norm": out["grad_norm"]}
+        out = self._opts[self._name("critic", head)].step(loss)
+        stats = {"critic_loss": out["loss"], "critic_grad_norm": out["grad_norm"],
+                 "reward_mean": float(reward[1:].mean()), "value_mean": float(value.mean()),
+                 "return_mean": float(returns.mean()), "return_std": float(returns.std())}
+        return returns, value[:-1], {self._name(k, head): v for k, v in stats.items()}
 
-    def _actor_update(self, traj: Trajectory, logits: list[torch.Tensor], returns: torch.Tensor,
-                      value: torch.Tensor, weight: torch.Tensor) -> dict[str, float]:
-        """REINFORCE with entropy bonus (spec §4.5); advantages normalised unless disabled."""
-        self.normalizer.update(returns)
-        _, scale = self.normalizer.stats()
-        # The percentile offset cancels in (R - off)/s - (v - off)/s (spec §4.4).
-        advantage = (returns - value) / scale if self.normalize_advantages else returns - value
+    def _advantages(self, returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor]
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """Per-head advantages ``[H-1, N]``, normalised unless disabled (spec §4.4, B3)."""
+        advantages, metrics = {}, {}
+        for head in self.heads:
+            self.normalizers[head].update(returns[head])
+            _, scale = self.normalizers[head].stats()
+            # The percentile offset cancels in (R - off)/s - (v - off)/s (spec §4.4).
+            adv = returns[head] - values[head]
+            advantages[head] = adv / scale if self.normalize_advantages else adv
+            metrics[self._name("return_scale", head)] = float(scale)
+            if len(self.heads) > 1:
+                metrics[f"advantage_mean/{head}"] = float(advantages[head].mean())
+                metrics[f"advantage_std/{head}"] = float(advantages[head].std())
+        return advantages, metrics
+
+    def _actor_update(self, traj: Trajectory, logits: list[torch.Tensor],
+                      returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor],
+                      weight: torch.Tensor, mixer: RewardMixer | None) -> dict[str, float]:
+        """REINFORCE with entropy bonus (spec §4.5) on the mixed advantage."""
+        advantages, metrics = self._advantages(returns, values)
+        advantage = mixer.mix(advantages) if mixer is not None else advantages[self.heads[0]]
         # π(·|s_j) for j < H-1 from the rollout's own forward passes (stacked with grad on).
         dist = self.actor.dist(torch.stack(logits[:-1]))
         log_prob = Actor.log_prob(dist, traj.actions[:-1])
         ent = dist.entropy()
         loss = -(weight * (log_prob * advantage.detach() + self.entropy_scale * ent)).mean()
         out = self._opts["actor"].step(loss)
-        return {"actor_loss": out["loss"], "actor_grad_norm": out["grad_norm"],
-                "actor_entropy": float(ent.detach().mean()), "return_scale": float(scale),
-                "advantage_mean": float(advantage.mean()), "advantage_std": float(advantage.std())}
+        metrics.update(actor_loss=out["loss"], actor_grad_norm=out["grad_norm"],
+                       actor_entropy=float(ent.detach().mean()),
+                       advantage_mean=float(advantage.mean()),
+                       advantage_std=float(advantage.std()))
+        return metrics
+
+
+def _check_heads(heads: Sequence[str]) -> tuple[str, ...]:
+    """Distinct, non-empty head names usable as module keys (no '.')."""
+    out = tuple(heads)
+    if not out or len(set(out)) != len(out) or any(not h or "." in h for h in out):
+        raise ValueError(f"ActorCritic.heads must be distinct non-empty names without '.', "
+                         f"got {heads!r}")
+    return out

@@ -111,8 +111,8 @@ def test_state_dict_covers_slow_critic_and_normalizer(toy_model):
     ac = _learner(model)
     ac.train_step(model, model.start(8))
     state = ac.state_dict()
-    assert {"normalizer.low", "normalizer.high"} <= set(state)
-    assert any(k.startswith("critic.slow.") for k in state)
+    assert {"normalizers.extrinsic.low", "normalizers.extrinsic.high"} <= set(state)
+    assert any(k.startswith("critics.extrinsic.slow.") for k in state)
     other = _learner(model, seed=5)
     other.load_state_dict(state)
     assert float(other.normalizer.low) == float(ac.normalizer.low) != 0.0

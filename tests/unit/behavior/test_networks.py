@@ -68,3 +68,21 @@ def test_critic_slow_update_is_ema():
         torch.testing.assert_close(s_new, 0.98 * s_old + 0.02 * f)
     for f_new, f in zip(critic.net.parameters(), fast, strict=True):
         assert torch.equal(f_new, f)
+
+
+def test_grouped_actor_emits_one_hot_codes():
+    import torch
+
+    from hieros_lab.behavior.actor import Actor
+
+    actor = Actor(6, 64, units=8, layers=1, groups=8)
+    x = torch.randn(5, 6)
+    for sample in (True, False):
+        code = actor.act(x, sample)
+        assert code.shape == (5, 64)
+        assert torch.equal(code.view(5, 8, 8).sum(-1), torch.ones(5, 8))  # one 1 per group
+    dist = actor(x)
+    code = actor.act(x)
+    expected = (dist.log_probs * code.view(5, 8, 8)).sum((-2, -1))
+    assert torch.allclose(Actor.log_prob(dist, code), expected)
+    assert dist.entropy().shape == (5,)

@@ -1,0 +1,77 @@
+"""Temporal abstraction and schedules (spec §12.17-§12.18)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hieros_lab.hierarchy import schedule
+from hieros_lab.hierarchy.abstraction import Abstraction, period_mean, period_sum
+
+E = 3
+
+
+def enc(value: float) -> torch.Tensor:
+    return torch.full((E,), value)
+
+
+@pytest.mark.parametrize("level, k", [(0, 4), (1, 4), (2, 4), (3, 2)])
+def test_act_and_train_schedules(level, k):
+    steps = range(200)
+    acting = [t for t in steps if schedule.acts(level, t, k)]
+    assert acting == [t for t in steps if t % k**level == 0]
+    assert sum(schedule.trains(level, c, k) for c in steps) == len(range(0, 200, k**level))
+
+
+def test_observation_is_the_k_latest_oldest_first():
+    ab = Abstraction(k=4, encoding_dim=E)
+    for t in range(6):
+        ab.push(enc(t), reward=1.0, is_first=(t == 0))
+        if t == 0:
+            first = ab.pop()
+    step = ab.pop()
+    assert ab.obs_dim == 4 * E and step.obs.shape == (4 * E,)
+    assert torch.equal(step.obs.view(4, E)[:, 0], torch.tensor([2.0, 3.0, 4.0, 5.0]))
+    assert first.is_first and not step.is_first
+    # first step of the episode: zero-padded window, no reward
+    assert torch.equal(first.obs.view(4, E)[:3], torch.zeros(3, E)) and first.reward == 0.0
+
+
+def test_period_reward_sum_and_mean():
+    for fn, expected in ((period_sum, 6.0), (period_mean, 1.5)):
+        ab = Abstraction(k=4, encoding_dim=E, period_reward=fn)
+        ab.push(enc(0), 0.0, True)
+        ab.pop()
+        for r in (1.0, 2.0, 0.0, 3.0):
+            ab.push(enc(1), r, False)
+        assert ab.pop().reward == expected
+
+
+def test_episode_end_closes_the_period_and_a_new_episode_clears_the_window():
+    ab = Abstraction(k=4, encoding_dim=E)
+    ab.push(enc(1), 0.0, True)
+    ab.pop()
+    ab.push(enc(2), 5.0, False)
+    end = ab.pop(is_last=True, is_terminal=True)
+    assert end.is_last and end.is_terminal and end.reward == 5.0
+    ab.push(enc(9), 7.0, True)
+    start = ab.pop()
+    assert start.is_first and start.reward == 0.0
+    assert torch.equal(start.obs.view(4, E)[:3], torch.zeros(3, E))
+
+
+def test_no_intermediate_keeps_only_the_newest():
+    ab = Abstraction(k=4, encoding_dim=E, intermediate=False)
+    for t in range(4):
+        ab.push(enc(t), 0.0, t == 0)
+    assert ab.obs_dim == E and torch.equal(ab.pop().obs, enc(3))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="Abstraction.k"):
+        Abstraction(k=0, encoding_dim=E)
+    ab = Abstraction(k=2, encoding_dim=E)
+    with pytest.raises(ValueError, match="encoding shape"):
+        ab.push(torch.zeros(E + 1), 0.0, True)
+    with pytest.raises(RuntimeError):
+        Abstraction(k=2, encoding_dim=E).pop()
