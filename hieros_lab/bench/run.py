@@ -2,7 +2,9 @@
 
 Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops_per_update_<seq>,
 mfu_<seq>, matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
-env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err.
+env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err. Replay samplers (issue #3,
+bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
+etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import torch
 
+from hieros_lab.bench import samplers
 from hieros_lab.bench.measure import matmul_peak_flops
 
 SEQUENCES = ("s5", "rssm")
@@ -73,6 +76,7 @@ def collect(quick: bool) -> dict[str, Any]:
             result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
     result["scan_max_abs_err"] = scan_max_abs_err()
+    result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))
     result["quick"] = quick
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"
     return result

@@ -17,6 +17,7 @@ ring. No pickle is involved, and a load reads straight into the ring (no second 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import tempfile
@@ -73,6 +74,9 @@ class ReplayBuffer:
         self._num_steps = 0
         self._stored = 0  # steps held; < min(num_steps, capacity) only after a load (see load)
         self.sampler = sampler(seed=seed)
+        # Per-item samplers (time_balanced) follow items through the ring by the number ever
+        # inserted; samplers with the original three-argument ``sample`` still work (base.py).
+        self._pass_inserted = "inserted" in inspect.signature(self.sampler.sample).parameters
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -122,8 +126,9 @@ class ReplayBuffer:
         if size == 0:
             raise ValueError(f"replay holds {self.stored_steps} steps, fewer than one window "
                              f"of length {self.length}")
+        extra = {"inserted": self._num_steps - self.length + 1} if self._pass_inserted else {}
         idx = np.asarray(self.sampler.sample(size=size, capacity=self.capacity - self.length + 1,
-                                             count=batch), dtype=np.int64)
+                                             count=batch, **extra), dtype=np.int64)
         if idx.shape != (batch,) or np.any((idx < 0) | (idx >= size)):
             raise ValueError(f"sampler returned indices outside [0, {size}) or of shape "
                              f"{idx.shape} != ({batch},)")

@@ -22,9 +22,10 @@ class UniformSampler:
     def __init__(self, seed: int = 0) -> None:
         self._rng = np.random.Generator(np.random.PCG64(seed))
 
-    def sample(self, size: int, capacity: int, count: int) -> np.ndarray:
-        """``count`` indices in ``[0, size)`` as int64 ``[count]``. ``capacity`` is unused: the
-        uniform distribution does not depend on how full the buffer is."""
+    def sample(self, size: int, capacity: int, count: int,
+               inserted: int | None = None) -> np.ndarray:
+        """``count`` indices in ``[0, size)`` as int64 ``[count]``. ``capacity`` and ``inserted``
+        are unused: the uniform distribution does not depend on how full the buffer is."""
         if size <= 0:
             raise ValueError(f"cannot sample from an empty replay (size={size})")
         return self._rng.integers(0, size, size=count, dtype=np.int64)
