@@ -1,11 +1,14 @@
-"""The agent: its level(s), their replay, acting and one training call.
+"""The agent: a hierarchy of 1..N levels, their replays, acting and training calls.
 
-This is the single-level agent (HIEROS with ``max_hierarchy = 1``, i.e. a flat S5WM/RSSM
-Dreamer); the hierarchy of levels builds on it.
+``num_levels = 1`` is the flat agent (S5WM or RSSM Dreamer with extrinsic reward). With more
+levels, level i+1 observes level i's temporally abstracted latents every K^(i+1) env steps and
+sends it subgoal codes (spec §1.4, §3, §5). Each level is built inside the gin scope
+``level<i>``, so ``level1/WorldModel.mlp_units = 512`` configures level 1 alone.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from hieros_lab.hierarchy.level import Level, PolicyState
+from hieros_lab.hierarchy import schedule
+from hieros_lab.hierarchy.level import Level
+from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.trainer.driver import Step
 
@@ -27,84 +32,142 @@ def to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, to
 
 @gin.configurable
 class Agent:
-    """Acts in the env with level 0 and trains it from its replay.
+    """Acts with the whole hierarchy and trains every level on its own replay.
 
     Args:
         obs_space, num_actions: from the env.
-        seed: seeds the replay sampler.
+        seed: seeds the replay samplers (level i uses seed + i).
         device: torch device of all modules.
-        level: factory of the level (world model + actor-critic).
-        replay: factory of the replay buffer.
+        num_levels: L >= 1 levels (paper: 3).
+        k: abstraction stride; level i acts every K^i env steps and trains every K^i calls.
+        intermediate: higher levels see all K lower latents (paper) or only the newest.
+        level, replay: factories (built in the gin scope ``level<i>``).
         batch_size: windows per training batch (B); the window length T is the replay's.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
-                 device: torch.device, level: Callable[..., Level] = Level,
+                 device: torch.device, num_levels: int = 1, k: int = 4,
+                 intermediate: bool = True, level: Callable[..., Level] = Level,
                  replay: Callable[..., ReplayBuffer] = ReplayBuffer,
                  batch_size: int = 16) -> None:
-        self.device = device
-        self.num_actions = num_actions
-        self.batch_size = batch_size
-        self.level = level(obs_space=obs_space, num_actions=num_actions).to(device)
-        self.replay = replay(obs_space=obs_space, num_actions=num_actions, seed=seed)
-        self._train_state: PolicyState | None = None
+        if num_levels < 1:
+            raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
+        if k < 1:
+            raise ValueError(f"Agent.k must be >= 1, got {k}")
+        self.device, self.num_levels, self.k = device, num_levels, k
+        self.intermediate, self.batch_size = intermediate, batch_size
+        self.levels: list[Level] = []
+        self.replays: list[ReplayBuffer] = []
+        for i in range(num_levels):
+            with gin.config_scope(f"level{i}"):
+                self._add_level(i, obs_space, num_actions, seed, level, replay)
+        self.train_calls = 0
+        self._train_state: HierarchyState | None = None
+        self._pending: list[tuple[int, Any]] = []
+
+    def _add_level(self, i: int, obs_space: gym.spaces.Box, num_actions: int, seed: int,
+                   level: Callable[..., Level], replay: Callable[..., ReplayBuffer]) -> None:
+        has_parent = i < self.num_levels - 1
+        groups = 1
+        if i > 0:  # observations: the level below's latents; actions: codes of its autoencoder
+            below = self.levels[-1]
+            width = below.encoding_dim * (self.k if self.intermediate else 1)
+            obs_space = gym.spaces.Box(-np.inf, np.inf, (width,), np.float32)
+            num_actions, groups = below.code_dim, below.autoencoder.groups
+        lvl = level(obs_space=obs_space, num_actions=num_actions, action_groups=groups, index=i,
+                    has_parent=has_parent).to(self.device)
+        extra: dict[str, Any] = {}
+        if i > 0:  # level i holds ~1/K^i as many steps as level 0
+            base = self.replays[0]
+            extra["capacity"] = max(base.length, math.ceil(base.capacity / self.k**i))
+        self.levels.append(lvl)
+        self.replays.append(replay(obs_space=obs_space, num_actions=num_actions, seed=seed + i,
+                                   action_groups=groups,
+                                   goal_dim=lvl.code_dim if has_parent else 0, **extra))
+
+    @property
+    def replay(self) -> ReplayBuffer:
+        """Level 0's replay (env steps)."""
+        return self.replays[0]
 
     @property
     def replayed_steps_per_update(self) -> int:
-        """B * T: the steps one training update replays (for the train ratio)."""
+        """B * T: the steps one level-0 update replays (for the train ratio)."""
         return self.batch_size * self.replay.length
 
     def modules(self) -> list[torch.nn.Module]:
-        return [self.level]
+        return list(self.levels)
+
+    def components(self) -> list[Any]:
+        """Every registered component in use (for ``component.<kind>`` run tags)."""
+        out: list[Any] = [*self.levels, *(r.sampler for r in self.replays)]
+        for lvl in self.levels:
+            out += lvl.components()
+        return out
 
     # -- acting ---------------------------------------------------------------------------------
-    def policy_state(self) -> PolicyState:
-        return self.level.initial_policy_state(1, self.device)
+    def policy_state(self) -> HierarchyState:
+        return initial_state(self.levels, self.k, self.intermediate, self.device)
 
-    def act(self, step: Step, state: PolicyState | None, sample: bool) -> tuple[int, PolicyState]:
-        """Choose an action for ``step.obs``; ``state=None`` starts from the initial state."""
+    def act(self, step: Step, state: HierarchyState | None,
+            sample: bool) -> tuple[int, HierarchyState]:
+        """Env action for ``step``; ``state=None`` starts from the initial state."""
         state = state or self.policy_state()
-        obs = torch.as_tensor(step.obs, device=self.device).unsqueeze(0)
-        is_first = torch.tensor([step.is_first], device=self.device)
-        action, state = self.level.act(state, obs, is_first, sample)
-        return int(action[0].argmax()), state
+        action, _ = hierarchy_step(self.levels, state, step, self.k, sample, self.device)
+        return action, state
 
     def train_act(self, step: Step) -> int:
-        """Training-mode action; keeps the training policy state between calls."""
-        action, self._train_state = self.act(step, self._train_state, sample=True)
+        """Training-mode action; keeps the training state and the steps to store."""
+        self._train_state = self._train_state or self.policy_state()
+        action, self._pending = hierarchy_step(self.levels, self._train_state, step, self.k,
+                                               True, self.device)
         return action
 
     def observe(self, step: Step) -> None:
-        """Store a step (with its chosen action) in replay."""
-        self.replay.add(step.obs, step.action, step.reward, step.is_first, step.is_last,
-                        step.is_terminal)
+        """Store what every acting level saw and chose at this step (after :meth:`train_act`)."""
+        for i, rec in self._pending:
+            self.replays[i].add(rec.obs, rec.action, rec.reward, rec.is_first, rec.is_last,
+                                rec.is_terminal, goal=rec.goal)
+        self._pending = []
 
     # -- training -------------------------------------------------------------------------------
     def can_train(self) -> bool:
-        """Training starts once replay holds ``batch_size`` windows (spec §1.1)."""
+        """Training starts once level 0's replay holds ``batch_size`` windows (spec §1.1)."""
         return len(self.replay) >= self.batch_size
 
     def train(self) -> dict[str, float]:
-        """One training call: one update of level 0 on a fresh replay batch."""
-        batch = to_torch(self.replay.sample(self.batch_size), self.device)
-        metrics = self.level.train_step(batch)
-        return {f"level0/{k}": v for k, v in metrics.items()}
+        """One training call: every due level with enough data updates once (spec §1.1)."""
+        metrics: dict[str, float] = {}
+        for i, (lvl, rep) in enumerate(zip(self.levels, self.replays, strict=True)):
+            if schedule.trains(i, self.train_calls, self.k) and len(rep) >= self.batch_size:
+                batch = to_torch(rep.sample(self.batch_size), self.device)
+                metrics.update({f"level{i}/{k}": v for k, v in lvl.train_step(batch).items()})
+        self.train_calls += 1
+        return metrics
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "level": self.level.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in self.level.optimizers().items()},
-        }
+        return {"levels": [lvl.state_dict() for lvl in self.levels],
+                "optimizers": [{k: o.state_dict() for k, o in lvl.optimizers().items()}
+                               for lvl in self.levels],
+                "train_calls": self.train_calls}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.level.load_state_dict(state["level"])
-        for key, opt in self.level.optimizers().items():
-            opt.load_state_dict(state["optimizers"][key])
-        self._train_state = None
+        if len(state["levels"]) != self.num_levels:
+            raise ValueError(f"checkpoint has {len(state['levels'])} levels, config has "
+                             f"{self.num_levels}")
+        for lvl, weights, opts in zip(self.levels, state["levels"], state["optimizers"],
+                                      strict=True):
+            lvl.load_state_dict(weights)
+            for key, opt in lvl.optimizers().items():
+                opt.load_state_dict(opts[key])
+        self.train_calls = int(state["train_calls"])
+        self._train_state, self._pending = None, []
 
     def save_replay(self, directory: Path) -> None:
-        self.replay.save(directory / "replay0.bin")
+        for i, rep in enumerate(self.replays):
+            rep.save(directory / f"replay{i}.bin")
 
     def load_replay(self, directory: Path) -> None:
-        self.replay.load(directory / "replay0.bin")
+        for i, rep in enumerate(self.replays):
+            rep.load(directory / f"replay{i}.bin")

@@ -33,7 +33,6 @@ from hieros_lab.replay.base import Sampler
 from hieros_lab.replay.uniform import UniformSampler
 
 #: Stored fields, in file order. ``obs`` is uint8 (images) or float32 (vectors).
-FIELDS: tuple[str, ...] = ("obs", "action", "reward", "is_first", "is_last", "is_terminal")
 _FORMAT_VERSION = 1
 _HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
@@ -46,16 +45,24 @@ class ReplayBuffer:
     [B, T]`` float32 and bool ``is_first``/``is_last``/``is_terminal [B, T]`` with
     ``is_first[:, 0] = True`` (spec §6.1). ``action[t]`` is the action stored with step t by
     :meth:`add`; the alignment convention is the caller's (spec §9 B1).
+
+    Higher hierarchy levels act with subgoal codes: ``action_groups = G`` stores G indices per
+    step and samples ``[B, T, A]`` with one 1 in each of the G groups of A/G. ``goal_dim > 0``
+    adds a ``goal [B, T, goal_dim]`` float32 field (the parent's code at each step).
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, capacity: int = 1_000_000,
                  length: int = 64, sampler: Callable[..., Sampler] = UniformSampler,
-                 seed: int = 0) -> None:
+                 seed: int = 0, action_groups: int = 1, goal_dim: int = 0) -> None:
         if not isinstance(obs_space, gym.spaces.Box):
             raise ValueError(f"ReplayBuffer needs a Box observation space, got {obs_space}")
         if num_actions < 1 or length < 1 or capacity < length:
             raise ValueError(f"ReplayBuffer needs num_actions >= 1 and capacity >= length >= 1 "
                              f"(num_actions={num_actions}, capacity={capacity}, length={length})")
+        if action_groups < 1 or num_actions % action_groups or goal_dim < 0:
+            raise ValueError(f"ReplayBuffer: {num_actions} actions do not split into "
+                             f"{action_groups} groups, or goal_dim {goal_dim} < 0")
+        self.action_groups, self.goal_dim = int(action_groups), int(goal_dim)
         self.obs_space = obs_space
         self.num_actions = int(num_actions)
         self.capacity = int(capacity)
@@ -64,13 +71,15 @@ class ReplayBuffer:
         # np.empty: the OS maps pages lazily, so memory follows the number of stored steps.
         self._data: dict[str, np.ndarray] = {
             "obs": np.empty((self.capacity, *obs_space.shape), obs_dtype),
-            "action": np.empty(self.capacity, np.int32),
+            "action": np.empty((self.capacity, self.action_groups), np.int32),
             "reward": np.empty(self.capacity, np.float32),
             "is_first": np.empty(self.capacity, bool),
             "is_last": np.empty(self.capacity, bool),
             "is_terminal": np.empty(self.capacity, bool),
         }
-        self._eye = np.eye(self.num_actions, dtype=np.float32)
+        if self.goal_dim:
+            self._data["goal"] = np.empty((self.capacity, self.goal_dim), np.uint8)
+        self._eye = np.eye(self.num_actions // self.action_groups, dtype=np.float32)
         self._num_steps = 0
         self._stored = 0  # steps held; < min(num_steps, capacity) only after a load (see load)
         self.sampler = sampler(seed=seed)
@@ -100,24 +109,43 @@ class ReplayBuffer:
         return max(0, self.stored_steps - self.length + 1)
 
     # --------------------------------------------------------------- insert
-    def add(self, obs: np.ndarray, action: int, reward: float, is_first: bool, is_last: bool,
-            is_terminal: bool) -> None:
-        """Store one env step, overwriting the oldest one when the ring is full."""
+    def add(self, obs: np.ndarray, action: int | np.ndarray, reward: float, is_first: bool,
+            is_last: bool, is_terminal: bool, goal: np.ndarray | None = None) -> None:
+        """Store one step, overwriting the oldest one when the ring is full.
+
+        ``action``: an index (one group), or a one-hot/multi-hot ``[A]`` vector; ``goal``:
+        ``[goal_dim]`` 0/1 vector, required iff ``goal_dim > 0``.
+        """
         obs = np.asarray(obs)
         if obs.shape != self.obs_space.shape:
             raise ValueError(f"obs shape {obs.shape} != observation space {self.obs_space.shape}")
-        if not 0 <= int(action) < self.num_actions:
-            raise ValueError(f"action {action} outside [0, {self.num_actions})")
+        index = self._action_index(action)
+        if (goal is None) != (self.goal_dim == 0):
+            raise ValueError(f"goal must be given iff goal_dim > 0 (goal_dim={self.goal_dim})")
         i = self._num_steps % self.capacity
         data = self._data
+        if goal is not None:
+            data["goal"][i] = np.asarray(goal) > 0.5
         data["obs"][i] = obs
-        data["action"][i] = action
+        data["action"][i] = index
         data["reward"][i] = reward
         data["is_first"][i] = is_first
         data["is_last"][i] = is_last
         data["is_terminal"][i] = is_terminal
         self._num_steps += 1
         self._stored = min(self._stored + 1, self.capacity)
+
+    def _action_index(self, action: int | np.ndarray) -> np.ndarray:
+        """Group indices ``[G]`` of an index or a one-hot/multi-hot ``[A]`` action."""
+        arr = np.asarray(action)
+        if arr.ndim == 0:
+            if self.action_groups != 1 or not 0 <= int(arr) < self.num_actions:
+                raise ValueError(f"action {action} outside [0, {self.num_actions}) or not one "
+                                 f"of {self.action_groups} groups")
+            return arr.reshape(1)
+        if arr.shape != (self.num_actions,):
+            raise ValueError(f"action vector shape {arr.shape} != ({self.num_actions},)")
+        return arr.reshape(self.action_groups, -1).argmax(-1)
 
     # --------------------------------------------------------------- sample
     def sample(self, batch: int) -> dict[str, np.ndarray]:
@@ -140,7 +168,9 @@ class ReplayBuffer:
         start = oldest + np.asarray(idx, dtype=np.int64)
         phys = (start[:, None] + np.arange(self.length)) % self.capacity  # [B, T]
         out = {key: arr[phys] for key, arr in self._data.items()}
-        out["action"] = self._eye[out["action"]]  # [B, T, A] one-hot
+        out["action"] = self._eye[out["action"]].reshape(*phys.shape, -1)  # [B, T, A] one-hot
+        if self.goal_dim:
+            out["goal"] = out["goal"].astype(np.float32)
         out["is_first"][:, 0] = True  # every window starts a sequence (spec §6.1)
         return out
 
@@ -177,7 +207,7 @@ class ReplayBuffer:
                 header = json.dumps(self._meta(), default=_json_default).encode()
                 np.save(f, np.frombuffer(header, dtype=np.uint8), allow_pickle=False)
                 segments = self._segments(self._stored)
-                for key in FIELDS:
+                for key in self._data:
                     _write_record(f, self._data[key], segments)
                 f.flush()
                 os.fsync(f.fileno())
@@ -197,7 +227,7 @@ class ReplayBuffer:
             self._num_steps = int(meta["num_steps"])
             self._stored = min(saved_stored, self.capacity)
             segments = self._segments(self._stored)
-            for key in FIELDS:
+            for key in self._data:
                 _read_record(f, self._data[key], segments, skip=saved_stored - self._stored)
         self.sampler.load_state_dict(meta["sampler"])
 

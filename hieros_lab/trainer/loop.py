@@ -44,14 +44,15 @@ def resolve_device(device: str) -> torch.device:
 
 def component_tags(objects: Iterable[Any]) -> dict[str, str]:
     """``component.<kind>`` -> registered name, for every registered object or sub-module."""
-    tags: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
     for obj in objects:
         found = [obj] + (list(obj.modules()) if isinstance(obj, torch.nn.Module) else [])
         for item in found:
             entry = registry.component_of(item)
-            if entry is not None:
-                tags[keys.component_tag(entry[0])] = entry[1]
-    return tags
+            if entry is not None and entry[1] not in names.setdefault(entry[0], []):
+                names[entry[0]].append(entry[1])
+    # Several of a kind (reward sources, per-level choices): comma-separated, in order found.
+    return {keys.component_tag(kind): ",".join(found) for kind, found in names.items()}
 
 
 @gin.configurable
@@ -107,8 +108,7 @@ class Trainer:
 
     def tags(self, tracker: Tracker) -> dict[str, str]:
         assert self.agent is not None
-        return component_tags([self.env_factory, tracker, self.agent.replay.sampler,
-                               *self.agent.modules()])
+        return component_tags([self.env_factory, tracker, *self.agent.components()])
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, root: Path) -> Path:

@@ -238,3 +238,36 @@ def test_atari_size_buffer_allocates_lazily():
         assert after_alloc - before < 64 * 2**20
         # ... and the 2000 written steps (~24.6 MB) do get committed.
         assert _rss_bytes() - after_alloc > 0.8 * 2000 * step
+
+
+def test_code_actions_and_goals_round_trip(tmp_path):
+    space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
+    buf = ReplayBuffer(space, num_actions=12, capacity=50, length=4, action_groups=3, goal_dim=6)
+    rng = np.random.default_rng(0)
+    codes, goals = [], []
+    for t in range(20):
+        code = np.zeros(12, np.float32)
+        code[np.arange(3) * 4 + rng.integers(0, 4, 3)] = 1.0
+        goal = (rng.random(6) > 0.5).astype(np.float32)
+        codes.append(code)
+        goals.append(goal)
+        buf.add(np.full(5, t, np.float32), code, 0.0, t == 0, False, False, goal=goal)
+    out = buf.gather(np.array([3]))
+    steps = out["obs"][0, :, 0].astype(int)
+    assert np.array_equal(out["action"][0], np.stack([codes[t] for t in steps]))
+    assert np.array_equal(out["goal"][0], np.stack([goals[t] for t in steps]))
+    assert out["action"].shape == (1, 4, 12) and out["goal"].dtype == np.float32
+    buf.save(tmp_path / "r.bin")
+    other = ReplayBuffer(space, num_actions=12, capacity=50, length=4, action_groups=3,
+                         goal_dim=6)
+    other.load(tmp_path / "r.bin")
+    assert np.array_equal(other.gather(np.array([3]))["goal"], out["goal"])
+
+
+def test_goal_is_required_iff_configured():
+    space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    buf = ReplayBuffer(space, num_actions=4, capacity=10, length=2, action_groups=2, goal_dim=3)
+    with pytest.raises(ValueError, match="goal"):
+        buf.add(np.zeros(2, np.float32), np.array([1, 0, 0, 1.0]), 0.0, True, False, False)
+    with pytest.raises(ValueError, match="groups"):
+        ReplayBuffer(space, num_actions=5, capacity=10, length=2, action_groups=2)

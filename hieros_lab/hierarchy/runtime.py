@@ -1,0 +1,103 @@
+"""One env step through the hierarchy (spec §3, with the fixes documented below).
+
+1. Bottom-up: level 0 observes the env step; every level that acts now closes its period: its
+   observation is the level below's recent latents (:class:`Abstraction`), its reward the
+   period's reward, and it observes that (S5/RSSM posterior).
+2. Top-down: acting levels choose outputs from the top; level i's goal is the code level i+1
+   holds (a fresh one when the parent acted this step). Non-acting levels hold their outputs.
+
+Each acting level yields a :class:`LevelStep` (what its replay stores). Level i acts when the
+episode's step count is a multiple of K^i; an episode end closes every level's period (all act),
+so higher-level data always marks episode boundaries (fix of spec B7), and higher levels see the
+current lower-level latent rather than the previous one (fix of B16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hieros_lab.hierarchy import schedule
+from hieros_lab.hierarchy.abstraction import Abstraction
+from hieros_lab.hierarchy.level import Level, PolicyState
+from hieros_lab.trainer.driver import Step
+
+
+@dataclass
+class LevelStep:
+    """A step of one level's stream; ``action`` ``[A]`` one-hot, ``goal`` ``[code]`` or None."""
+
+    obs: np.ndarray
+    reward: float
+    is_first: bool
+    is_last: bool
+    is_terminal: bool
+    action: np.ndarray
+    goal: np.ndarray | None
+
+
+@dataclass
+class HierarchyState:
+    """Acting memory of every level for one env stream (training and evaluation keep their own)."""
+
+    policy: list[PolicyState]
+    abstractions: list[Abstraction]  # abstractions[i] feeds level i + 1
+    outputs: list[torch.Tensor]  # current (held) one-hot output [1, A_i] of every level
+    episode_step: int = 0
+    goals: list[torch.Tensor | None] = field(default_factory=list)
+
+
+def initial_state(levels: list[Level], k: int, intermediate: bool,
+                  device: torch.device) -> HierarchyState:
+    abstractions = [Abstraction(k, lvl.encoding_dim, intermediate=intermediate)
+                    for lvl in levels[:-1]]
+    return HierarchyState(
+        policy=[lvl.initial_policy_state(1, device) for lvl in levels],
+        abstractions=abstractions,
+        outputs=[torch.zeros(1, lvl.num_actions, device=device) for lvl in levels],
+        goals=[None] * len(levels))
+
+
+def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(obs, device=device).unsqueeze(0)
+
+
+def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: int, sample: bool,
+                   device: torch.device) -> tuple[int, list[tuple[int, LevelStep]]]:
+    """Act for one env step; returns the env action and the (level, step) records to store."""
+    if step.is_first:
+        state.episode_step = 0
+    acting = [schedule.acts(i, state.episode_step, k) or step.is_last
+              for i in range(len(levels))]
+    flags = step.is_first, step.is_last, step.is_terminal
+    pending: dict[int, tuple[np.ndarray, float, tuple[bool, bool, bool]]] = {}
+    obs, reward = step.obs, step.reward
+    for i, level in enumerate(levels):  # bottom-up
+        if not acting[i]:
+            break  # a level above a non-acting level does not act either
+        if i > 0:
+            higher = state.abstractions[i - 1].pop(is_last=step.is_last,
+                                                   is_terminal=step.is_terminal)
+            obs, reward = higher.obs.cpu().numpy(), higher.reward
+            flags = higher.is_first, higher.is_last, higher.is_terminal
+        obs_t = _obs_tensor(obs, device)
+        latent = level.observe(state.policy[i], obs_t, torch.tensor([flags[0]], device=device),
+                               sample)
+        state.policy[i] = PolicyState(latent, state.policy[i].prev_action)
+        if i < len(levels) - 1:
+            state.abstractions[i].push(latent.feat()[0], reward, flags[0])
+        pending[i] = (np.asarray(obs), float(reward), flags)
+    records: list[tuple[int, LevelStep]] = []
+    for i in sorted(pending, reverse=True):  # top-down
+        level = levels[i]
+        goal = state.outputs[i + 1] if level.has_parent else None
+        action, state.policy[i] = level.act(state.policy[i].latent, goal, sample)
+        state.outputs[i] = action
+        obs_i, reward_i, (first, last, terminal) = pending[i]
+        records.append((i, LevelStep(obs_i, reward_i, first, last, terminal,
+                                     action[0].cpu().numpy(),
+                                     None if goal is None else goal[0].cpu().numpy())))
+    state.episode_step += 1
+    return int(state.outputs[0][0].argmax()), records
