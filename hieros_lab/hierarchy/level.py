@@ -108,7 +108,7 @@ class Level(nn.Module):
         return [*self.sources.values(), self.mixer]
 
     def condition(self, goal_code: torch.Tensor | None) -> torch.Tensor | None:
-        """Actor/critic goal input ``[N, K]`` from goal codes ``[N, code_dim]`` (None: no parent)."""
+        """Actor/critic goal input ``[N, K]`` from goal codes ``[N, code_dim]``; None at the top."""
         if not self.has_parent:
             return None
         if goal_code is None:

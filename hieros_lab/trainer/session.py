@@ -113,7 +113,8 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
                 tracker.log_params(flatten_gin_params(operative))
                 tracker.log_text(operative, keys.OPERATIVE_CONFIG)
                 tracker.log_text(spec.command + "\n", keys.COMMAND)
-            tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: str(trainer.agent.num_levels),
+            levels = str(trainer.agent.num_levels)
+            tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
                               keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed)})
             result = trainer.fit(tracker, root, progress=progress)
         status = "FINISHED"
