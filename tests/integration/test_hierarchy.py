@@ -1,0 +1,38 @@
+"""End to end with 1..3 levels on the fake env: per-level metrics and tags in MLflow."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("levels", [2, 3])
+def test_multi_level_run_logs_every_level(train, client, only_run, levels):
+    code, _ = train(f"Agent.num_levels = {levels}", "Agent.k = 2", "Trainer.steps = 120")
+    assert code == 0
+    run = only_run()
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["hierarchy.levels"] == str(levels)
+    assert run.data.tags["component.reward_source"] == "extrinsic,subgoal,novelty"
+    metrics = run.data.metrics
+    for i in range(levels):
+        for key in ("world_model/loss", "behavior/actor_loss", "subgoal/loss"):
+            assert f"level{i}/{key}" in metrics, f"level{i}/{key}"
+    assert f"level{levels}/world_model/loss" not in metrics
+    assert run.data.params["Agent.num_levels"] == str(levels)
+
+
+def test_resume_with_levels_restores_every_replay(train, client, only_run):
+    code, run_dir = train("Agent.num_levels = 2", "Agent.k = 2", "Trainer.steps = 60")
+    assert code == 0
+    latest = run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
+    assert (latest / "replay0.bin").is_file() and (latest / "replay1.bin").is_file()
+    code, _ = train("Trainer.steps = 90", resume=True)
+    assert code == 0 and only_run().info.status == "FINISHED"
+
+
+def test_bad_level_count_fails_before_any_run(train, client, capsys):
+    code, _ = train("Agent.num_levels = 0")
+    assert code == 2
+    assert "Agent.num_levels" in capsys.readouterr().err
+    exp = client.get_experiment_by_name("hieros_lab")
+    assert exp is None or not client.search_runs([exp.experiment_id])

@@ -1,0 +1,115 @@
+"""The hierarchy acting in a real (tiny) agent: spec §12.17-§12.19 and the B7/B16 fixes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hieros_lab import config
+from hieros_lab.envs.fake import fake
+from hieros_lab.hierarchy.agent import Agent
+from hieros_lab.trainer.driver import Driver
+
+K = 2
+
+
+def run(num_levels: int, steps: int, episode_length: int = 9):
+    """Drive the fake env; returns the agent, per-step level-0 latents and all stored records."""
+    config.parse(["debug.gin"], [f"Agent.num_levels = {num_levels}", f"Agent.k = {K}"])
+    torch.manual_seed(0)
+    env = fake(seed=0, image=False, episode_length=episode_length)
+    agent = Agent(obs_space=env.observation_space, num_actions=int(env.action_space.n), seed=0,
+                  device=torch.device("cpu"))
+    driver = Driver(env, seed=0)
+    latents, records, env_steps = [], [], []
+
+    def on_step(step):
+        state = agent._train_state
+        latents.append(state.policy[0].latent.feat()[0].clone())
+        records.append(list(agent._pending))
+        env_steps.append(step)
+        agent.observe(step)
+
+    while len(env_steps) < steps:
+        driver.step(agent.train_act, on_step)
+    return agent, latents, records, env_steps
+
+
+def acting_levels(records) -> list[set[int]]:
+    return [{i for i, _ in recs} for recs in records]
+
+
+@pytest.mark.parametrize("num_levels", [1, 2, 3, 4])
+def test_levels_act_on_the_k_power_schedule_and_fill_their_replays(num_levels):
+    agent, _, records, steps = run(num_levels, 40)
+    episode_step = 0
+    for step, levels in zip(steps, acting_levels(records), strict=True):
+        episode_step = 0 if step.is_first else episode_step + 1
+        expected = {i for i in range(num_levels) if episode_step % K**i == 0 or step.is_last}
+        assert levels == expected, (episode_step, levels)
+    for i, replay in enumerate(agent.replays):
+        assert replay.num_steps == sum(i in lv for lv in acting_levels(records))
+
+
+def test_higher_observation_is_the_k_latest_lower_latents_oldest_first():
+    _, latents, records, steps = run(2, 30)
+    episode_start = 0
+    for t, (step, recs) in enumerate(zip(steps, records, strict=True)):
+        if step.is_first:
+            episode_start = t
+        for level, rec in recs:
+            if level != 1:
+                continue
+            window = latents[max(episode_start, t - K + 1):t + 1]  # current latent included
+            pad = [torch.zeros_like(latents[0])] * (K - len(window))
+            assert np.allclose(rec.obs, torch.cat(pad + window).numpy(), atol=1e-6)
+
+
+def test_period_reward_is_the_sum_and_boundaries_are_marked():
+    _, _, records, steps = run(2, 40)
+    since = 0.0
+    for step, recs in zip(steps, records, strict=True):
+        since = 0.0 if step.is_first else since + step.reward
+        by_level = dict(recs)
+        if 1 in by_level:
+            rec = by_level[1]
+            assert rec.reward == pytest.approx(since)
+            assert (rec.is_first, rec.is_last, rec.is_terminal) == (
+                step.is_first, step.is_last, step.is_terminal)
+            since = 0.0
+    assert any(dict(r).get(1) is not None and dict(r)[1].is_last for r in records)
+
+
+def test_codes_are_one_hot_per_group_and_goals_are_the_parents_codes():
+    agent, _, records, _ = run(3, 20)
+    groups = agent.levels[0].autoencoder.groups
+    held = {}
+    for recs in records:
+        by_level = dict(recs)
+        for level in sorted(by_level, reverse=True):
+            rec = by_level[level]
+            if level > 0:
+                assert np.array_equal(rec.action.reshape(groups, -1).sum(-1), np.ones(groups))
+            if level < 2:
+                assert np.array_equal(rec.goal, held[level + 1])
+            held[level] = rec.action
+    assert agent.levels[2].has_parent is False and agent.levels[1].has_parent
+
+
+def test_num_levels_below_one_names_the_binding():
+    config.parse(["debug.gin"], ["Agent.num_levels = 0"])
+    env = fake(seed=0, image=False)
+    with pytest.raises(ValueError, match="Agent.num_levels"):
+        Agent(obs_space=env.observation_space, num_actions=3, seed=0, device=torch.device("cpu"))
+
+
+def test_level_i_trains_every_k_power_i_calls():
+    agent, *_ = run(3, 120, episode_length=30)
+    trained = {0: 0, 1: 0, 2: 0}
+    calls = 8
+    for _ in range(calls):
+        for key in agent.train():
+            if key.endswith("world_model/loss"):
+                trained[int(key[5])] += 1
+    assert trained == {0: calls, 1: calls // K, 2: calls // K**2}
