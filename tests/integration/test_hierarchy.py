@@ -36,3 +36,19 @@ def test_bad_level_count_fails_before_any_run(train, client, capsys):
     assert "Agent.num_levels" in capsys.readouterr().err
     exp = client.get_experiment_by_name("hieros_lab")
     assert exp is None or not client.search_runs([exp.experiment_id])
+
+
+def test_official_variants_train_end_to_end(train, client, only_run):
+    """The authors' named variants (hieros_official.gin's deltas) on the tiny config."""
+    files = ("debug.gin", "replay/etbs_official.gin", "rewards/per_critic.gin",
+             "rewards/subgoal_director.gin", "rewards/novelty_official.gin")
+    code, _ = train("Agent.num_levels = 2", "Agent.k = 2", "Trainer.steps = 80",
+                    "ActorCritic.normalize_advantages = False",
+                    "Abstraction.period_reward = @period_mean", gin=files)
+    assert code == 0
+    tags = only_run().data.tags
+    assert tags["component.reward_mixer"] == "per_critic"
+    assert tags["component.sampler"] == "etbs_official"
+    assert tags["component.reward_source"] == "extrinsic,subgoal_director,novelty_official"
+    metrics = only_run().data.metrics
+    assert "level0/behavior/critic_loss/subgoal" in metrics
