@@ -4,7 +4,8 @@ Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops
 mfu_<seq>, matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
 env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err. Replay samplers (issue #3,
 bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
-etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio.
+etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio. Hierarchy (issue #3, bench/hierarchy.py):
+hierarchy_train_call_s (one training call, three levels due, paper sizes), hierarchy_peak_rss_gib.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ PAPER = "presets/hieros.gin"
 QUICK = "debug.gin"  # tiny sizes: a smoke test of the bench itself, not a measurement
 
 
-def _child_update(sequence: str, quick: bool) -> dict[str, Any]:
-    """Run the update measurement in a fresh process so its peak memory is its own."""
-    cmd = [sys.executable, "-m", "hieros_lab.bench.update", "--sequence", sequence]
-    if quick:
-        cmd += ["--batch", "2", "--length", "8", "--repeats", "1", "--preset", QUICK]
+QUICK_ARGS = ["--batch", "2", "--length", "8", "--repeats", "1", "--preset", QUICK]
+
+
+def _child(module: str, args: list[str], quick: bool) -> dict[str, Any]:
+    """Run a measurement module in a fresh process so its peak memory is its own."""
+    cmd = [sys.executable, "-m", module, *args, *(QUICK_ARGS if quick else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise RuntimeError(f"bench update for {sequence} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"bench {' '.join(cmd[2:])} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -62,7 +64,7 @@ def collect(quick: bool) -> dict[str, Any]:
 
     result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops()}
     for seq in SEQUENCES:
-        child = _child_update(seq, quick)
+        child = _child("hieros_lab.bench.update", ["--sequence", seq], quick)
         result[f"update_s_{seq}"] = child["update_s"]
         result[f"world_model_s_{seq}"] = child["world_model_s"]
         result[f"imagination_s_{seq}"] = child["imagination_s"]
@@ -74,6 +76,7 @@ def collect(quick: bool) -> dict[str, Any]:
         if seq == "s5":
             result["peak_rss_gib"] = child["peak_rss_gib"]
             result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
+    result.update(_child("hieros_lab.bench.hierarchy", [], quick))
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
     result["scan_max_abs_err"] = scan_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))

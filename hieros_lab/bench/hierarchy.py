@@ -1,0 +1,73 @@
+"""One training call of the three-level agent at paper sizes with every level due.
+
+Run as ``python -m hieros_lab.bench.hierarchy`` (own process: its peak memory is its own);
+prints one JSON object with ``hierarchy_train_call_s`` and ``hierarchy_peak_rss_gib``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from hieros_lab import config
+from hieros_lab.bench.measure import median_time, peak_rss_gib
+from hieros_lab.hierarchy.agent import Agent
+
+NUM_ACTIONS = 18
+
+
+def fill(agent: Agent, steps: int, seed: int = 0) -> None:
+    """Random steps into every level's replay (enough windows for one batch each)."""
+    rng = np.random.default_rng(seed)
+    for replay in agent.replays:
+        space, groups = replay.obs_space, replay.action_groups
+        classes = replay.num_actions // groups
+        for t in range(steps):
+            if space.dtype == np.uint8:
+                obs = rng.integers(0, 256, space.shape, np.uint8)
+            else:
+                obs = rng.normal(size=space.shape).astype(np.float32)
+            action = np.zeros(replay.num_actions, np.float32)
+            action[np.arange(groups) * classes + rng.integers(0, classes, groups)] = 1.0
+            goal = None
+            if replay.goal_dim:
+                goal = (rng.random(replay.goal_dim) < 0.125).astype(np.float32)
+            replay.add(obs, action, float(rng.normal()), t == 0, False, False, goal=goal)
+
+
+def measure(preset: str, levels: int, batch: int, length: int, repeats: int) -> dict:
+    config.parse([preset], [f"Agent.num_levels = {levels}", f"Agent.batch_size = {batch}",
+                            f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096"])
+    torch.manual_seed(0)
+    space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
+    agent = Agent(obs_space=space, num_actions=NUM_ACTIONS, seed=0, device=torch.device("cpu"))
+    fill(agent, length + batch)
+
+    def call() -> None:
+        agent.train_calls = 0  # call 0: every level is due (0 mod K^i == 0)
+        metrics = agent.train()
+        assert all(f"level{i}/world_model/loss" in metrics for i in range(levels))
+
+    return {"hierarchy_train_call_s": median_time(call, repeats=repeats),
+            "hierarchy_peak_rss_gib": peak_rss_gib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", default="presets/hieros.gin")
+    parser.add_argument("--levels", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    result = measure(args.preset, args.levels, args.batch, args.length, args.repeats)
+    sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
+
+
+if __name__ == "__main__":
+    main()
