@@ -18,8 +18,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from hieros_lab.envs.base import is_image_space
 from hieros_lab.hierarchy import schedule
 from hieros_lab.hierarchy.level import Level
+from hieros_lab.hierarchy.pictures import goal_images, picture_grid
 from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.trainer.driver import Step
@@ -55,6 +57,7 @@ class Agent:
         if k < 1:
             raise ValueError(f"Agent.k must be >= 1, got {k}")
         self.device, self.num_levels, self.k = device, num_levels, k
+        self.image_obs = is_image_space(obs_space)
         self.intermediate, self.batch_size = intermediate, batch_size
         self.levels: list[Level] = []
         self.replays: list[ReplayBuffer] = []
@@ -115,6 +118,12 @@ class Agent:
         state = state or self.policy_state()
         action, _ = hierarchy_step(self.levels, state, step, self.k, sample, self.device)
         return action, state
+
+    def subgoal_picture(self, step: Step, state: HierarchyState) -> np.ndarray | None:
+        """[observation | each level's subgoal decoded to pixels] (None: one level or no image)."""
+        if self.num_levels < 2 or not self.image_obs:
+            return None
+        return picture_grid(step.obs, goal_images(self.levels, state))
 
     def train_act(self, step: Step) -> int:
         """Training-mode action; keeps the training state and the steps to store."""

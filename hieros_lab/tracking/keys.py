@@ -52,3 +52,4 @@ SEED = "seed"
 OPERATIVE_CONFIG = "config/operative_config.gin"
 COMMAND = "config/command.txt"
 ERROR = "error/traceback.txt"
+SUBGOALS = "subgoals"  # directory of subgoal pictures: observation | decoded goal per level

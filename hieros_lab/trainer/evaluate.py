@@ -8,15 +8,26 @@ import numpy as np
 from hieros_lab.trainer.driver import Driver, Step
 
 
-def evaluate(driver: Driver, agent, episodes: int) -> dict[str, float]:
-    """Run ``episodes`` greedy episodes; returns mean/std/min/max score and mean length."""
+def evaluate(driver: Driver, agent, episodes: int,
+             picture_step: int = 16) -> tuple[dict[str, float], np.ndarray | None]:
+    """Run ``episodes`` greedy episodes.
+
+    Returns mean/std/min/max score and mean length, and the agent's subgoal picture taken at
+    step ``picture_step`` of the first episode (or its last step), if the agent makes one.
+    """
     scores: list[float] = []
     lengths: list[int] = []
     state = None
+    picture: np.ndarray | None = None
+    seen = 0
 
     def policy(step: Step) -> int:
-        nonlocal state
+        nonlocal state, picture, seen
         action, state = agent.act(step, None if step.is_first else state, sample=False)
+        seen += 1
+        if not scores and (seen == picture_step or step.is_last) and picture is None:
+            make = getattr(agent, "subgoal_picture", None)
+            picture = make(step, state) if make is not None else None
         return action
 
     while len(scores) < episodes:
@@ -28,4 +39,4 @@ def evaluate(driver: Driver, agent, episodes: int) -> dict[str, float]:
     return {"score": float(arr.mean()), "score_std": float(arr.std()),
             "score_min": float(arr.min()), "score_max": float(arr.max()),
             "length": float(np.mean(lengths)),
-            "episodes": float(episodes)}
+            "episodes": float(episodes)}, picture

@@ -198,6 +198,8 @@ class Trainer:
         if self.eval_driver is None:
             seed = self.seed + EVAL_SEED_OFFSET
             self.eval_driver = Driver(self.env_factory(seed=seed), seed)
-        result = evaluate(self.eval_driver, self.agent, self.eval_episodes)
+        result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes)
         tracker.log_metrics({f"eval/{k}": v for k, v in result.items()}, self.step)
+        if picture is not None:
+            tracker.log_image(picture, f"{keys.SUBGOALS}/step_{self.step:09d}.png")
         return result

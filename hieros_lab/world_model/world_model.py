@@ -192,7 +192,11 @@ class WorldModel(nn.Module):
 
     def decode(self, latent: Latent) -> torch.Tensor:
         """Reconstruction ``[*lead, H, W, C]`` in [0, 255] (float) or raw vector ``[*lead, D]``."""
-        pred = self.decoder(latent.feat())
+        return self.decode_feat(latent.feat())
+
+    def decode_feat(self, feat: torch.Tensor) -> torch.Tensor:
+        """:meth:`decode` from features ``[*lead, G*C + D]`` (e.g. a decoded subgoal's)."""
+        pred = self.decoder(feat)
         if self.image:
             return ((pred + 0.5) * 255.0).clamp(0.0, 255.0)
         return symexp(pred)

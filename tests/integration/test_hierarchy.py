@@ -52,3 +52,18 @@ def test_official_variants_train_end_to_end(train, client, only_run):
     assert tags["component.reward_source"] == "extrinsic,subgoal_director,novelty_official"
     metrics = only_run().data.metrics
     assert "level0/behavior/critic_loss/subgoal" in metrics
+
+
+def test_subgoal_pictures_are_logged_at_evaluation(train, client, only_run):
+    code, _ = train("Agent.num_levels = 3", "Agent.k = 2", "Trainer.steps = 100")
+    assert code == 0
+    run_id = only_run().info.run_id
+    paths = [a.path for a in client.list_artifacts(run_id, "subgoals")]
+    assert paths == ["subgoals/step_000000100.png"]  # debug.gin: eval at 100 (= final)
+    import numpy as np
+    from PIL import Image
+
+    local = client.download_artifacts(run_id, paths[0])
+    image = np.asarray(Image.open(local))
+    # observation + goals of levels 0 and 1, 16x16 each, 2-pixel gaps
+    assert image.shape[:2] == (16, 3 * 16 + 2 * 2)
