@@ -67,3 +67,24 @@ def test_subgoal_pictures_are_logged_at_evaluation(train, client, only_run):
     image = np.asarray(Image.open(local))
     # observation + goals of levels 0 and 1, 16x16 each, 2-pixel gaps
     assert image.shape[:2] == (16, 3 * 16 + 2 * 2)
+
+
+def test_decompressed_goal_ablation_trains(train, only_run):
+    code, _ = train("Agent.num_levels = 2", "Agent.k = 2", "Trainer.steps = 60",
+                    "Level.decompress_goal = True")
+    assert code == 0 and only_run().info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("binding, needle", [
+    ("SubgoalAutoencoder.code_groups = 0", "SubgoalAutoencoder.code_groups"),
+    ("level0/weighted_sum.weights = {'extrinsic': 1.0, 'novelty': 0.1}", "novelty"),
+    ("ReplayBuffer.sampler = @etbs", "etbs.temperature"),
+])
+def test_bad_hierarchy_input_names_the_binding(train, client, capsys, binding, needle):
+    extra = ("etbs.temperature = 1.5",) if "etbs" in binding else ()
+    code, _ = train("Agent.num_levels = 2", binding, *extra)
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    exp = client.get_experiment_by_name("hieros_lab")
+    assert exp is None or not client.search_runs([exp.experiment_id])

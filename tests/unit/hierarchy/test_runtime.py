@@ -113,3 +113,16 @@ def test_level_i_trains_every_k_power_i_calls():
             if key.endswith("world_model/loss"):
                 trained[int(key[5])] += 1
     assert trained == {0: calls, 1: calls // K, 2: calls // K**2}
+
+
+def test_per_level_scope_configures_one_level_only():
+    config.parse(["debug.gin"], ["Agent.num_levels = 2", f"Agent.k = {K}",
+                                 "level1/WorldModel.mlp_units = 24",
+                                 "level1/Level.decompress_goal = True"])
+    env = fake(seed=0, image=False)
+    agent = Agent(obs_space=env.observation_space, num_actions=3, seed=0,
+                  device=torch.device("cpu"))
+    widths = [lvl.world_model.embed_dim for lvl in agent.levels]
+    assert widths == [16, 24]  # debug.gin's mlp_units = 16 everywhere else
+    # level 0 has the parent; its goal input is the code unless decompressed
+    assert agent.levels[0].actor_critic.condition_dim == agent.levels[0].code_dim
