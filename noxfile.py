@@ -1,6 +1,6 @@
 """nox sessions. All of them share ONE virtualenv, the project's ``.venv``.
 
-``nox -s tests`` creates ``.venv`` and installs the project (``pip install -e .[dev]``) when it
+``nox -s tests`` creates ``.venv`` and installs the project (``pip install -e .[dev,ray]``) when it
 is missing or ``pyproject.toml`` changed since the last install, then runs inside it; nothing
 is reinstalled per session (torch alone is hundreds of MB).
 """
@@ -29,7 +29,7 @@ def _ensure_venv(session: nox.Session) -> None:
     if not PY.exists():
         session.run(sys.executable, "-m", "venv", str(VENV), external=True)
     session.run(str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip", external=True)
-    session.run(str(PY), "-m", "pip", "install", "-q", "-e", ".[dev]", external=True)
+    session.run(str(PY), "-m", "pip", "install", "-q", "-e", ".[dev,ray]", external=True)
     STAMP.write_text(digest)
 
 
