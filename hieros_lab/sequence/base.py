@@ -20,9 +20,11 @@ class Latent:
     """World-model latent state; every field shares the same leading dims ``[*lead]``.
 
     Attributes:
-        stoch: ``[*lead, G*C]`` flattened one-hot stochastic sample z (straight-through).
+        stoch: ``[*lead, G*C]`` flattened one-hot stochastic sample z (straight-through); in the
+            deterministic-latent ablation (``s5.stochastic = False``) the raw logits themselves.
         logits: ``[*lead, G, C]`` log-probabilities (after unimix) of the distribution z came from
-            (posterior for observed states, prior for imagined ones).
+            (posterior for observed states, prior for imagined ones); raw logits when
+            deterministic.
         deter: ``[*lead, D]`` deterministic part h used by heads, actor and subgoals.
         memory: ``[*lead, ...]`` model-specific recurrent memory (S5: complex per-layer states;
             RSSM: the GRU state). Opaque to everything but the sequence model.

@@ -3,6 +3,7 @@
 ``LatentHead``: Linear(no bias) -> LayerNorm(1e-3) -> SiLU -> Linear -> ``[..., G, C]`` logits,
 used for the prior (from m_t or h_t) and the posterior (from the embedding, or [h; embed]).
 ``draw``: unimix categorical -> (flattened straight-through sample or mode, unimix log-probs).
+``passthrough``: the deterministic ``no_stoch`` ablation (spec §2.3, §8): z = the raw logits.
 """
 
 from __future__ import annotations
@@ -35,3 +36,13 @@ def draw(logits: torch.Tensor, unimix: float, sample: bool) -> tuple[torch.Tenso
     dist = UnimixCategorical(logits, unimix)
     z = dist.rsample() if sample else dist.mode()
     return z.flatten(-2), dist.log_probs
+
+
+def passthrough(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deterministic latent (``dyn_stochasticity False``, spec §2.3): no sampling, no unimix.
+
+    Returns ``(stoch [..., G*C], logits [..., G, C])``: z is the raw ``logits [..., G, C]``
+    flattened, and the raw logits are kept so the world model can form its squared-error
+    "KL" (spec §2.5) and the entropy of softmax(logits) for metrics and the actor input.
+    """
+    return logits.flatten(-2), logits

@@ -21,6 +21,13 @@ the S5 never reads; when ``deter_dim != model_dim`` it is truncated or zero-padd
 Action alignment: ``prev_action[t]`` is a_{t-1} in every method (see ``base.py``; the authors'
 training pairs z_{t-1} with a_t, bug B1; the world model shifts actions before calling us).
 
+Deterministic latent (``stochastic=False``, the ``no_stoch`` ablation of spec §8; the authors'
+``dyn_stochasticity False``): z = the raw prior/posterior logits flattened to ``[.., G*C]`` (no
+sampling, no unimix; ``sample`` is then ignored) and ``Latent.logits`` holds those raw logits;
+z₀ = the raw prior logits from GELU(W). The world model reads the public ``stochastic``
+attribute and swaps its KL terms for squared errors between the logits (spec §2.5). The RSSM has
+no such option: the authors' RSSM ignores ``dyn_stochasticity`` (spec §8).
+
 Deviation from the authors (B14): Re(Λ) is clamped to <= -1e-4 inside the S5 layers.
 """
 
@@ -37,7 +44,7 @@ from hieros_lab.nn.init import init_hidden
 from hieros_lab.nn.mlp import MLP
 from hieros_lab.registry import register
 from hieros_lab.sequence.base import Latent
-from hieros_lab.sequence.latent import LatentHead, draw
+from hieros_lab.sequence.latent import LatentHead, draw, passthrough
 from hieros_lab.sequence.s5_layers import S5Block
 
 
@@ -55,13 +62,17 @@ class S5Sequence(nn.Module):
     ``Latent.memory`` is complex ``[*lead, 2·num_blocks, state_dim]``: the state of every S5 layer
     (block-major, sublayer-minor) after consuming the step. Shapes: B batch, T time, N starts,
     E ``embed_dim``, A ``action_dim``, G*C stoch, D ``deter_dim``.
+
+    ``stochastic`` (public attribute): False = deterministic latent z = raw logits (spec §8
+    ``no_stoch``); the world model switches its KL terms to logit squared errors on it.
     """
 
     def __init__(self, embed_dim: int, action_dim: int, model_dim: int = 256,
                  state_dim: int = 128, num_blocks: int = 4, init_blocks: int = 4,
                  ff_layers: int = 0, dropout: float = 0.0, deter_dim: int = 256,
                  hidden: int = 256, stoch_groups: int = 32, stoch_classes: int = 32,
-                 unimix: float = 0.01, state_as_deter: bool = True) -> None:
+                 unimix: float = 0.01, state_as_deter: bool = True,
+                 stochastic: bool = True) -> None:
         super().__init__()
         if not state_as_deter and deter_dim != model_dim:
             raise ValueError("state_as_deter=False makes h = symlog(m_t): deter_dim must equal "
@@ -71,6 +82,7 @@ class S5Sequence(nn.Module):
         self.embed_dim, self.action_dim = embed_dim, action_dim
         self.num_layers, self.state_dim = 2 * num_blocks, state_dim
         self.unimix, self.state_as_deter = unimix, state_as_deter
+        self.stochastic = stochastic
         stoch = stoch_groups * stoch_classes
         self.inp = MLP(stoch + action_dim, None, units=model_dim, layers=1)
         self.blocks = nn.ModuleList([S5Block(model_dim, state_dim, init_blocks, ff_layers, dropout)
@@ -96,6 +108,12 @@ class S5Sequence(nn.Module):
         action = action / action.abs().clamp(min=1.0)
         return self.inp(torch.cat([stoch, action], -1))
 
+    def _latent(self, logits: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw ``logits [..., G, C]`` -> ``(z [..., G*C], Latent.logits [..., G, C])``."""
+        if self.stochastic:
+            return draw(logits, self.unimix, sample)
+        return passthrough(logits)  # no_stoch ablation (spec §8): z = logits, nothing sampled
+
     def _heads(self, out: torch.Tensor, memory: torch.Tensor, sample: bool
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Stack output ``[..., model_dim]`` and memory ``[..., 2nb, P]`` -> (h, z, logits)."""
@@ -104,17 +122,20 @@ class S5Sequence(nn.Module):
             h = symlog(self.state_out(torch.view_as_real(memory)[..., 0].flatten(-2)))
         else:
             h = symlog(m)
-        z, logits = draw(self.prior_head(m), self.unimix, sample)
+        z, logits = self._latent(self.prior_head(m), sample)
         return h, z, logits
 
     def _posterior(self, embed: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return draw(self.post_head(embed), self.unimix, sample)
+        return self._latent(self.post_head(embed), sample)
 
     # ----------------------------------------------------------------------------- protocol
     def initial(self, batch: int) -> Latent:
-        """Learned initial state ``[batch]``: z₀ = prior mode from GELU(W), memory = 0."""
+        """Learned initial state ``[batch]``: z₀ = prior mode from GELU(W), memory = 0.
+
+        (Deterministic mode: z₀ = the raw prior logits from GELU(W).)
+        """
         token = F.gelu(self.init_token)
-        z0, logits0 = draw(self.prior_head(token), self.unimix, sample=False)
+        z0, logits0 = self._latent(self.prior_head(token), sample=False)
         memory = torch.zeros(batch, self.num_layers, self.state_dim,
                              dtype=self._complex_dtype(), device=token.device)
         return Latent(stoch=z0.expand(batch, -1), logits=logits0.expand(batch, -1, -1),

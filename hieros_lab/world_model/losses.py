@@ -1,7 +1,8 @@
 """World-model loss terms (spec §2.5). Every function returns a scalar mean over ``(B, T)``.
 
 L = L_obs + L_reward + L_cont + kl_dyn * L_dyn + kl_rep * L_rep, with KL balancing and free
-bits applied per (b, t) *before* averaging (``dyn_loss_clip True``).
+bits applied per (b, t) *before* averaging (``dyn_loss_clip True``). With a deterministic latent
+(``no_stoch``, spec §8) :func:`logit_mse_balance` replaces :func:`kl_balance`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ def kl_balance(post_logits: torch.Tensor, prior_logits: torch.Tensor,
     dyn = dyn_kl.clamp(min=free).mean()
     rep = rep_kl.clamp(min=free).mean()
     return dyn, rep, dyn_kl.detach()
+
+
+def logit_mse_balance(post_logits: torch.Tensor, prior_logits: torch.Tensor,
+                      free: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The "KL" terms of a deterministic latent (``dyn_stochasticity False``, spec §2.5).
+
+    Same contract as :func:`kl_balance` on raw ``[B, T, G, C]`` logits, with the KL replaced by
+    the squared error summed over ``G, C``: ``dyn = mean max(free, |sg(q) - p|^2)`` trains the
+    prior, ``rep = mean max(free, |q - sg(p)|^2)`` the posterior (clipped per (b, t), then
+    averaged, exactly like the KL). The third output ``[B, T]`` is the raw squared error.
+    """
+    dyn_se = (post_logits.detach() - prior_logits).square().sum((-2, -1))
+    rep_se = (post_logits - prior_logits.detach()).square().sum((-2, -1))
+    dyn = dyn_se.clamp(min=free).mean()
+    rep = rep_se.clamp(min=free).mean()
+    return dyn, rep, dyn_se.detach()
 
 
 def image_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:

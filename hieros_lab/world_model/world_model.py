@@ -41,7 +41,11 @@ def shift_actions(action: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
 
 
 def latent_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of the ``G`` categoricals of ``logits [*lead, G, C]``, summed -> ``[*lead]``."""
+    """Entropy of the ``G`` categoricals of ``logits [*lead, G, C]``, summed -> ``[*lead]``.
+
+    Normalises with log_softmax, so for a deterministic latent (raw logits, spec §8 ``no_stoch``)
+    it is the entropy of softmax(logits): finite, and the actor's entropy input in that mode.
+    """
     logp = torch.log_softmax(logits, -1)
     return -(logp.exp() * logp).sum((-2, -1))
 
@@ -127,7 +131,11 @@ class WorldModel(nn.Module):
             obs_key, obs_term = "obs_loss", losses.vector_loss(pred, batch["obs"])
         rew = losses.reward_loss(self.reward(feat), batch["reward"])
         cont = losses.cont_loss(self.cont(feat), batch["is_terminal"])
-        dyn, rep, kl = losses.kl_balance(post.logits, prior.logits, self.free_nats)
+        # no_stoch (spec §2.5, §8): sequence models without a ``stochastic`` attribute are
+        # stochastic; deterministic ones get logit squared errors, "kl" then reports that error.
+        balance = (losses.kl_balance if getattr(self.sequence, "stochastic", True)
+                   else losses.logit_mse_balance)
+        dyn, rep, kl = balance(post.logits, prior.logits, self.free_nats)
         total = obs_term + rew + cont + self.kl_dyn * dyn + self.kl_rep * rep
         with torch.no_grad():
             metrics = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gin
 import pytest
 import torch
@@ -195,3 +197,64 @@ def test_gradients_reach_every_parameter() -> None:
     for name, par in model.named_parameters():
         assert par.grad is not None and torch.isfinite(par.grad).all(), name
         assert par.grad.abs().sum() > 0, name
+
+
+# ----------------------------------------------------------------------------- no_stoch (spec §8)
+def test_deterministic_latent_is_raw_logits_without_sampling() -> None:
+    model = _model(8, stochastic=False)
+    assert model.stochastic is False and _model(8).stochastic is True
+    embed, action, first = _inputs(8)
+    torch.manual_seed(123)
+    post, prior = model.observe(embed, action, first)         # sample=True is ignored
+    torch.manual_seed(456)
+    post2, prior2 = model.observe(embed, action, first)
+    _close(post, post2, atol=0)
+    _close(prior, prior2, atol=0)
+    # z = raw head logits (no unimix, no one-hot), logits kept unnormalised.
+    torch.testing.assert_close(post.logits, model.post_head(embed), atol=0, rtol=0)
+    torch.testing.assert_close(post.stoch, post.logits.flatten(-2), atol=0, rtol=0)
+    torch.testing.assert_close(prior.stoch, prior.logits.flatten(-2), atol=0, rtol=0)
+    assert not torch.allclose(post.logits.exp().sum(-1), torch.ones_like(post.logits[..., 0]))
+    init = model.initial(2)
+    raw0 = model.prior_head(torch.nn.functional.gelu(model.init_token))
+    torch.testing.assert_close(init.stoch, raw0.flatten().expand(2, -1), atol=0, rtol=0)
+    # The same weights in stochastic mode sample one-hot z instead.
+    stoch_model = _model(8)
+    sp, _ = stoch_model.observe(embed, action, first)
+    torch.testing.assert_close(sp.stoch.unflatten(-1, (G, C)).sum(-1),
+                               torch.ones(3, 10, G, dtype=torch.float64))
+
+
+def test_deterministic_observe_equals_iterated_obs_step() -> None:
+    model = _model(9, stochastic=False)
+    embed, action, first = _inputs(9, t=12, p_first=0.25)
+    post, prior = model.observe(embed, action, first)
+    state = model.initial(3)
+    for t in range(12):
+        step_post, step_prior = model.obs_step(state, action[:, t], embed[:, t], first[:, t])
+        _close(step_post, post.map(lambda x, t=t: x[:, t]))
+        _close(step_prior, prior.map(lambda x, t=t: x[:, t]))
+        state = step_post
+    img = model.img_step(post.map(lambda x: x[:, -1]), action[:, -1])
+    torch.testing.assert_close(img.stoch, img.logits.flatten(-2), atol=0, rtol=0)
+
+
+def test_deterministic_gradients_reach_every_parameter() -> None:
+    model = _model(10, stochastic=False).float()
+    embed, action, first = (x.float() if x.is_floating_point() else x for x in _inputs(10))
+    post, prior = model.observe(embed, action, first)
+    loss = (post.logits - prior.logits).square().mean() + post.deter.square().mean()
+    loss.backward()
+    for name, par in model.named_parameters():
+        assert par.grad is not None and torch.isfinite(par.grad).all(), name
+        assert par.grad.abs().sum() > 0, name
+
+
+def test_stochastic_gin_binding() -> None:
+    gin_dir = Path(__file__).resolve().parents[3] / "gin"
+    gin.parse_config_file(str(gin_dir / "sequence" / "s5_deterministic.gin"))
+    model = gin.get_configurable("sequence.s5")(embed_dim=E, action_dim=A, model_dim=MD,
+                                                state_dim=P, num_blocks=1, init_blocks=2,
+                                                deter_dim=D, hidden=16, stoch_groups=G,
+                                                stoch_classes=C)
+    assert model.stochastic is False

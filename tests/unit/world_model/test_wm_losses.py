@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -14,8 +17,10 @@ from hieros_lab.nn.distributions import (
     symlog,
     two_hot,
 )
+from hieros_lab.sequence.s5 import S5Sequence
 from hieros_lab.world_model import losses
 from hieros_lab.world_model.heads import ContinueHead, RewardHead
+from hieros_lab.world_model.world_model import WorldModel
 
 VALUES = [0.0, 1e-4, -0.3, 1.0, -1.0, 2.5, -17.0, 123.4, -1e4, 3e6]
 
@@ -114,3 +119,74 @@ def test_unimix_floor_of_latent_and_action_distributions() -> None:
     dist = UnimixCategorical(logits, unimix=0.01)
     assert torch.all(dist.probs >= 0.01 / 4 - 1e-9)
     torch.testing.assert_close(dist.probs.sum(-1), torch.ones(1, 1))
+
+
+# ----------------------------------------------------------------------------- no_stoch (spec §2.5)
+def test_logit_mse_balance_equals_hand_computed_clipped_squared_errors() -> None:
+    b, t, g, c = 3, 4, 2, 3
+    gen = torch.Generator().manual_seed(5)
+    post = torch.randn(b, t, g, c, generator=gen, dtype=torch.float64)
+    prior = post + 0.05 * torch.randn(b, t, g, c, generator=gen, dtype=torch.float64)
+    prior[:, 1::2] += 2.0 * torch.randn(b, 2, g, c, generator=gen, dtype=torch.float64)
+    se = [sum(float(post[i, j, k, m] - prior[i, j, k, m]) ** 2
+              for k in range(g) for m in range(c)) for i in range(b) for j in range(t)]
+    se_t = torch.tensor(se, dtype=torch.float64).view(b, t)
+    post.requires_grad_(True)
+    prior.requires_grad_(True)
+    free = 1.0
+    dyn, rep, raw = losses.logit_mse_balance(post, prior, free)
+    small = se_t < free
+    assert small.any() and (~small).any()
+    expected = se_t.clamp(min=free).mean()
+    torch.testing.assert_close(raw, se_t)
+    torch.testing.assert_close(dyn.detach(), expected)
+    torch.testing.assert_close(rep.detach(), expected)
+    # Balancing: dyn trains only the prior, rep only the posterior; clipped steps get no grad.
+    (g_prior,) = torch.autograd.grad(dyn, prior, retain_graph=True)
+    assert torch.autograd.grad(dyn, post, retain_graph=True, allow_unused=True)[0] is None
+    (g_post,) = torch.autograd.grad(rep, post, retain_graph=True)
+    assert torch.autograd.grad(rep, prior, allow_unused=True)[0] is None
+    diff = (post - prior).detach()
+    unclipped = (~small)[..., None, None].to(diff.dtype)
+    torch.testing.assert_close(g_prior, -2.0 * diff * unclipped / (b * t))
+    torch.testing.assert_close(g_post, 2.0 * diff * unclipped / (b * t))
+
+
+def _vector_world_model(stochastic: bool) -> WorldModel:
+    torch.manual_seed(0)
+    seq = functools.partial(S5Sequence, model_dim=8, state_dim=4, num_blocks=1, init_blocks=1,
+                            deter_dim=8, hidden=8, stoch_groups=2, stoch_classes=3,
+                            stochastic=stochastic)
+    space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
+    return WorldModel(space, 3, seq, mlp_units=8, head_units=8, warmup=0)
+
+
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_world_model_picks_loss_from_sequence_stochastic_attribute(stochastic: bool) -> None:
+    model = _vector_world_model(stochastic)
+    gen = torch.Generator().manual_seed(1)
+    b, t = 2, 5
+    is_first = torch.zeros(b, t, dtype=torch.bool)
+    is_first[:, 0] = True
+    batch = {"obs": torch.randn(b, t, 5, generator=gen),
+             "action": torch.nn.functional.one_hot(torch.randint(0, 3, (b, t), generator=gen),
+                                                   3).float(),
+             "reward": torch.randn(b, t, generator=gen), "is_first": is_first,
+             "is_last": torch.zeros(b, t, dtype=torch.bool),
+             "is_terminal": torch.zeros(b, t, dtype=torch.bool)}
+    torch.manual_seed(2)
+    _, post, prior, metrics = model.loss(batch)
+    balance = losses.kl_balance if stochastic else losses.logit_mse_balance
+    dyn, rep, kl = balance(post.logits, prior.logits, model.free_nats)
+    assert metrics["dyn_loss"] == pytest.approx(float(dyn.detach()), rel=1e-5)
+    assert metrics["rep_loss"] == pytest.approx(float(rep.detach()), rel=1e-5)
+    assert metrics["kl"] == pytest.approx(float(kl.mean()), rel=1e-5)
+    assert all(math.isfinite(v) for v in metrics.values())
+    # Deterministic: z is the raw logits and the "KL" is the squared logit error, not a KL.
+    se = (post.logits - prior.logits).detach().square().sum((-2, -1)).mean()
+    assert (metrics["kl"] == pytest.approx(float(se), rel=1e-5)) is not stochastic
+    pred = model.predict(model.start_states(post, prior))
+    assert torch.isfinite(model.actor_input(model.start_states(post, prior), pred)).all()
+    assert torch.all(pred["entropy"] >= 0) and torch.all(pred["entropy"] <= 2 * math.log(3) + 1e-5)
+    if not stochastic:
+        torch.testing.assert_close(post.stoch, post.logits.flatten(-2))
