@@ -66,7 +66,10 @@ def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: int, sample: bool,
                    device: torch.device) -> tuple[int, list[tuple[int, LevelStep]]]:
-    """Act for one env step; returns the env action and the (level, step) records to store."""
+    """Act for one env step; returns the env action and the (level, step) records to store.
+
+    ``sample``: actors sample (training) or take their mode (greedy evaluation, spec §1.6).
+    """
     if step.is_first:
         state.episode_step = 0
     acting = [schedule.acts(i, state.episode_step, k) or step.is_last
@@ -83,8 +86,9 @@ def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: in
             obs, reward = higher.obs.cpu().numpy(), higher.reward
             flags = higher.is_first, higher.is_last, higher.is_terminal
         obs_t = _obs_tensor(obs, device)
+        # Posterior latents are sampled in evaluation too; only the actors turn greedy there.
         latent = level.observe(state.policy[i], obs_t, torch.tensor([flags[0]], device=device),
-                               sample)
+                               sample=True)
         state.policy[i] = PolicyState(latent, state.policy[i].prev_action)
         if i < len(levels) - 1:
             state.abstractions[i].push(latent.feat()[0], reward, flags[0])
