@@ -48,3 +48,28 @@ def lint(session: nox.Session) -> None:
     _ensure_venv(session)
     session.run(str(PY), "-m", "ruff", "check", "hieros_lab", "tests", "noxfile.py",
                 external=True)
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Every sequence model x replay sampler x number of levels trains (tests/integration/
+    test_matrix.py with HIEROS_MATRIX=full; the default suite runs two cells)."""
+    _ensure_venv(session)
+    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "HIEROS_MATRIX": "full"}
+    args = session.posargs or ["-q"]
+    session.run(str(PY), "-m", "pytest", "tests/integration/test_matrix.py", *args,
+                external=True, env=env)
+
+
+@nox.session
+def sweep_smoke(session: nox.Session) -> None:
+    """A tiny sweep end to end (experiments/tiny_fake.toml, 2 arms x 2 seeds, fake env) into a
+    throw-away directory and tracking store."""
+    import tempfile
+
+    _ensure_venv(session)
+    tmp = Path(tempfile.mkdtemp(prefix="hieros_sweep_smoke_"))
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
+    session.run(str(PY), "-m", "hieros_lab", "sweep", str(ROOT / "experiments" / "tiny_fake.toml"),
+                "--scale", "cpu", "--parallel", "2", "--runs_dir", str(tmp / "runs"),
+                external=True, env=env)

@@ -29,6 +29,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="overrides Trainer.device")
     p.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--parent_run_id", default=None, metavar="ID",
+                   help="nest the MLflow run under this parent run (set by `hieros-lab sweep`)")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra MLflow tag (repeatable), e.g. --tag arm=uniform")
 
 
 def _bench_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     sub.add_parser("components", help="list every component kind and registered name")
     _bench_parser(sub)
+    _sweep_parser(sub)
+    _report_parser(sub)
     return parser
 
 
@@ -83,6 +89,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 raise config.ConfigError(f"{run_dir} already holds a run; use --resume {run_dir}")
             spec = RunSpec(files, bindings, run_command(argv))
             resume = False
+        spec.tags.update(_parse_tags(args.tag))
+        spec.parent_run_id = args.parent_run_id or spec.parent_run_id
         result = run_training(spec, run_dir, resume, progress=not args.no_progress)
     except (config.ConfigError, TrackerError, CheckpointError) as err:
         print(f"hieros-lab: error: {err}", file=sys.stderr)
@@ -96,6 +104,83 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return EXIT_FAILED
     print(f"final eval score {result['score']:.2f} ± {result['score_std']:.2f} over "
           f"{int(result['episodes'])} episodes; run dir {run_dir}")
+    return 0
+
+
+def _parse_tags(items: Sequence[str]) -> dict[str, str]:
+    from hieros_lab.config import ConfigError
+
+    tags = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key.strip()] = value
+    return tags
+
+
+def _sweep_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run an experiment file: arms x games x seeds",
+                       description="Run every arm x game x seed of an experiment file as "
+                       "`hieros-lab train` children under one MLflow parent run. Re-running "
+                       "skips finished children and resumes interrupted ones. Example: "
+                       "hieros-lab sweep experiments/ablation_replay.toml --scale cpu")
+    p.add_argument("file", type=Path, help="experiment TOML (see experiments/)")
+    p.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="children run at once on this machine (default 1)")
+    p.add_argument("--ray-address", dest="ray_address", default=None, metavar="ADDR",
+                   help="run children as tasks on this Ray cluster ('auto': the local one)")
+    p.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="print the children and their commands; run nothing")
+    p.add_argument("--scale", default=None, metavar="NAME",
+                   help="apply the file's [scale.NAME] table, e.g. cpu (tiny budget and model)")
+    p.add_argument("--runs_dir", type=Path, default=Path("runs"),
+                   help="root of the run directories (default runs/)")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from hieros_lab.config import ConfigError
+    from hieros_lab.sweep.sweep import SweepOptions, run_sweep
+    from hieros_lab.tracking.base import TrackerError
+
+    options = SweepOptions(parallel=args.parallel, ray_address=args.ray_address,
+                           dry_run=args.dry_run, scale=args.scale, runs_dir=args.runs_dir)
+    try:
+        return run_sweep(args.file, options)
+    except (ConfigError, TrackerError) as err:
+        print(f"hieros-lab: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="Markdown + PNG comparison report of a sweep's runs",
+                       description="Read a sweep's runs from MLflow and write report.md with "
+                       "plots (also logged under report/ of the parent run). Example: "
+                       "hieros-lab report --experiment ablation_replay")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--experiment", default=None, metavar="NAME",
+                       help="all runs of this MLflow experiment that carry an 'arm' tag")
+    which.add_argument("--run", default=None, metavar="PARENT_ID",
+                       help="the child runs of this sweep parent run")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output directory (default reports/<name>)")
+    p.add_argument("--reps", type=int, default=2000, help="bootstrap replicates (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hieros_lab.analysis import report, runs
+
+    try:
+        client = runs.open_client()
+        source = runs.resolve_source(client, args.experiment, args.run)
+        out = args.out or Path("reports") / source.name
+        result = report.write_report(client, source, out, reps=args.reps, seed=args.seed)
+    except runs.ReportError as err:
+        print(f"hieros-lab: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    where = f"; logged to run {result.parent_run_id} under report/" if result.parent_run_id else ""
+    print(f"wrote {result.path}{where}")
     return 0
 
 
@@ -121,4 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_components()
     if args.command == "train":
         return cmd_train(args, argv)
+    if args.command == "sweep":
+        return cmd_sweep(args)
+    if args.command == "report":
+        return cmd_report(args)
     return cmd_bench(args)

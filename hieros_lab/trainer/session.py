@@ -49,6 +49,8 @@ class RunSpec:
     command: str
     run_id: str | None = None
     extra_bindings: list[str] = field(default_factory=list)
+    parent_run_id: str | None = None  # a sweep's parent run: this run is nested under it
+    tags: dict[str, str] = field(default_factory=dict)  # e.g. ablation/arm/game/seed of a sweep
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,8 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
         trainer.build()  # unknown game, bad sizes, ... fail here, before a run is opened
     except (ValueError, TypeError, KeyError) as err:
         raise config.ConfigError(_first_line(err)) from None
-    run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None)
+    run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None,
+                           parent_run_id=spec.parent_run_id)
     spec.run_id = run_id
     spec.save(run_dir)
     return _tracked(trainer, tracker, spec, run_dir, resume, progress)
@@ -115,7 +118,8 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
                 tracker.log_text(spec.command + "\n", keys.COMMAND)
             levels = str(trainer.agent.num_levels)
             tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
-                              keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed)})
+                              keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
+                              **spec.tags})
             result = trainer.fit(tracker, root, progress=progress)
         status = "FINISHED"
         return result

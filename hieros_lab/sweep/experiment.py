@@ -1,0 +1,288 @@
+"""Experiment files (``experiments/*.toml``): format, loading, validation, expansion to children.
+
+An experiment is ``base`` gin files (a preset) plus named arms, each a small delta (gin files
+and/or bindings), run on ``games`` x ``seeds`` (spec §8). Format::
+
+    name = "ablation_uniform"             # MLflow experiment, ablation tag, runs/<name>/
+    base = ["presets/hieros.gin"]          # gin files every arm starts from
+    bindings = []                          # optional: lines applied to every arm
+    games = ["battle_zone", "breakout"]    # Atari names (checked against ALE); omit for a
+                                           # non-Atari env (one game called "default")
+    seeds = [42, 41020, 718920]
+    steps = 100000                         # optional budget override (Trainer.steps)
+
+    [arms.etbs]                            # arm = delta against base
+    gin_files = ["replay/etbs.gin"]
+    [arms.uniform]
+    bindings = ["ReplayBuffer.sampler = @uniform"]
+
+    [scale.cpu]                            # `--scale cpu`: tiny budget and model
+    steps = 1000
+    bindings = ["Agent.batch_size = 4", ...]
+
+Gin order of one child: files = base + arm files + scale files; bindings = common + scale + arm
+bindings (an arm's delta wins over the scale's sizes) + game + seed + steps + the MLflow
+experiment. :func:`load` validates EVERY arm by parsing that full config (without finalizing), so
+a bad line, unknown preset or component, duplicate arm or unknown game is one
+:class:`~hieros_lab.config.ConfigError` naming the TOML file (and line) before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hieros_lab import config
+from hieros_lab.config import ConfigError
+
+#: Game label used when an experiment lists no games (non-Atari env fixed by its gin files).
+NO_GAME = "default"
+_TOP_KEYS = {"name", "description", "base", "bindings", "games", "seeds", "steps", "arms", "scale"}
+_ARM_KEYS = {"gin_files", "bindings", "description"}
+_SCALE_KEYS = {"gin_files", "bindings", "steps", "description"}
+_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")  # becomes a directory name and an MLflow tag
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: the delta against the base."""
+
+    name: str
+    gin_files: tuple[str, ...] = ()
+    bindings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Child:
+    """One training run of a sweep: arm x game x seed, with its full gin configuration."""
+
+    arm: str
+    game: str
+    seed: int
+    gin_files: tuple[str, ...]
+    bindings: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """``<arm>/<game>/seed<k>``: the run directory below ``runs/<experiment>/``."""
+        return f"{self.arm}/{self.game}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A loaded and validated experiment file (``scale`` already applied)."""
+
+    name: str
+    path: Path
+    base: tuple[str, ...]
+    arms: tuple[Arm, ...]
+    games: tuple[str, ...]
+    seeds: tuple[int, ...]
+    bindings: tuple[str, ...] = ()
+    steps: int | None = None
+    scale: str | None = None
+    scale_files: tuple[str, ...] = ()
+    scale_bindings: tuple[str, ...] = ()
+    atari: bool = True
+    game_names: dict[str, str] = field(default_factory=dict)  # label -> ALE CamelCase
+
+    @property
+    def run_name(self) -> str:
+        """Name of the sweep's MLflow experiment, ablation tag and runs directory."""
+        return self.name if self.scale is None else f"{self.name}-{self.scale}"
+
+    def child(self, arm: Arm, game: str, seed: int) -> Child:
+        binds = [*self.bindings, *self.scale_bindings, *arm.bindings]
+        if self.atari:
+            binds.append(f"atari.game = '{self.game_names[game]}'")
+        binds.append(f"Trainer.seed = {seed}")
+        if self.steps is not None:
+            binds.append(f"Trainer.steps = {self.steps}")
+        binds.append(f"mlflow.experiment = '{self.run_name}'")
+        files = (*self.base, *arm.gin_files, *self.scale_files)
+        return Child(arm.name, game, seed, files, tuple(binds))
+
+    def expand(self) -> list[Child]:
+        """Every child, arm-major then game then seed."""
+        return [self.child(arm, game, seed)
+                for arm in self.arms for game in self.games for seed in self.seeds]
+
+
+# -- reading the TOML -------------------------------------------------------------------------
+def _fail(path: Path, msg: str, line: int | None = None) -> ConfigError:
+    where = f"{path}:{line}" if line else f"{path}"
+    return ConfigError(f"{where}: {msg}")
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    """First line of ``text`` containing ``needle`` (for file:line in messages)."""
+    for num, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return num
+    return None
+
+
+def _str_list(path: Path, data: dict, key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(path, f"{where}{key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _steps(path: Path, data: dict, where: str) -> int | None:
+    steps = data.get("steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise _fail(path, f"{where}steps must be a positive integer, got {steps!r}")
+    return steps
+
+
+def _check_keys(path: Path, data: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _fail(path, f"{where}unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse the file; duplicate tables (e.g. two ``[arms.x]``) become a ConfigError."""
+    if not path.is_file():
+        raise ConfigError(f"experiment file not found: {path}")
+    text = path.read_text()
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as err:
+        msg = str(err)
+        hint = " (duplicate arm name?)" if "twice" in msg or "overwrite" in msg else ""
+        raise _fail(path, f"invalid TOML: {msg}{hint}") from None
+
+
+def _arms(path: Path, data: dict, text: str) -> tuple[Arm, ...]:
+    table = data.get("arms")
+    if not isinstance(table, dict) or not table:
+        raise _fail(path, "no arms: add at least one [arms.<name>] table")
+    arms, seen = [], {}
+    for name, body in table.items():
+        line = _line_of(text, f"[arms.{name}]") or _line_of(text, name)
+        if not _NAME.match(name):
+            raise _fail(path, f"arm name {name!r} must be letters, digits, '_', '-', '.'", line)
+        if name.lower() in seen:  # run directories must differ on case-insensitive disks too
+            raise _fail(path, f"duplicate arm name {name!r} (also {seen[name.lower()]!r})", line)
+        seen[name.lower()] = name
+        if not isinstance(body, dict):
+            raise _fail(path, f"arms.{name} must be a table", line)
+        _check_keys(path, body, _ARM_KEYS, f"arms.{name}: ")
+        arms.append(Arm(name, _str_list(path, body, "gin_files", f"arms.{name}."),
+                        _str_list(path, body, "bindings", f"arms.{name}.")))
+    return tuple(arms)
+
+
+def _games(path: Path, data: dict, text: str) -> tuple[tuple[str, ...], dict[str, str], bool]:
+    games = _str_list(path, data, "games", "")
+    if not games:
+        return (NO_GAME,), {}, False
+    from hieros_lab.envs.atari import resolve_game
+
+    names = {}
+    for game in games:
+        if not _NAME.match(game):
+            raise _fail(path, f"game {game!r} must be a plain name", _line_of(text, game))
+        try:
+            names[game] = resolve_game(game)
+        except ValueError as err:
+            raise _fail(path, str(err), _line_of(text, f'"{game}"')) from None
+    if len(set(names.values())) != len(names):
+        raise _fail(path, f"a game is listed twice: {list(games)}", _line_of(text, "games"))
+    return games, names, True
+
+
+def _seeds(path: Path, data: dict) -> tuple[int, ...]:
+    seeds = data.get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise _fail(path, f"seeds must be a non-empty list of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise _fail(path, f"a seed is listed twice: {seeds}")
+    return tuple(seeds)
+
+
+def _scale(path: Path, data: dict, scale: str | None) -> dict:
+    scales = data.get("scale", {})
+    if not isinstance(scales, dict):
+        raise _fail(path, "scale must be a table of [scale.<name>] tables")
+    for name, body in scales.items():
+        if not isinstance(body, dict):
+            raise _fail(path, f"scale.{name} must be a table")
+        _check_keys(path, body, _SCALE_KEYS, f"scale.{name}: ")
+    if scale is None:
+        return {}
+    if scale not in scales:
+        raise _fail(path, f"no [scale.{scale}] table (has: {sorted(scales) or 'none'})")
+    return scales[scale]
+
+
+def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
+    """Read and check the file's structure (no gin parsing; see :func:`load`)."""
+    path = Path(path)
+    data, text = read_toml(path)
+    _check_keys(path, data, _TOP_KEYS, "")
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _fail(path, f"name must be a plain name (letters, digits, '_-.'), got {name!r}")
+    base = _str_list(path, data, "base", "")
+    if not base:
+        raise _fail(path, "base must list at least one gin file, e.g. ['presets/hieros.gin']")
+    games, game_names, atari = _games(path, data, text)
+    chosen = _scale(path, data, scale)
+    steps = _steps(path, chosen, f"scale.{scale}.") or _steps(path, data, "")
+    return Experiment(
+        name=name, path=path, base=base, arms=_arms(path, data, text), games=games,
+        seeds=_seeds(path, data), bindings=_str_list(path, data, "bindings", ""), steps=steps,
+        scale=scale, scale_files=_str_list(path, chosen, "gin_files", f"scale.{scale}."),
+        scale_bindings=_str_list(path, chosen, "bindings", f"scale.{scale}."), atari=atari,
+        game_names=game_names)
+
+
+# -- validation by parsing every arm ----------------------------------------------------------
+def _locate(exp: Experiment, text: str, arm: Arm, err: ConfigError) -> ConfigError:
+    """Re-word a gin error of ``arm`` so it names the TOML file and line of the culprit."""
+    msg = str(err)
+    match = re.match(r"^--gin_binding '(.+?)': (.*)$", msg) or re.match(
+        r"^--gin_binding \"(.+?)\": (.*)$", msg)
+    if match:
+        binding, reason = match.groups()
+        line = _line_of(text, binding)
+        return _fail(exp.path, f"arm {arm.name!r}: {binding!r}: {reason}", line)
+    found = re.search(r"gin file not found: (\S+)", msg)
+    line = _line_of(text, found.group(1)) if found else _line_of(text, f"[arms.{arm.name}]")
+    return _fail(exp.path, f"arm {arm.name!r}: {msg}", line)
+
+
+def validate(exp: Experiment) -> None:
+    """Parse every arm's full config (base + arm + scale + first game + first seed).
+
+    Games differ only in ``atari.game`` (already checked against ALE) and seeds only in
+    ``Trainer.seed``, so one parse per arm covers every child. Leaves gin cleared.
+    """
+    import gin
+
+    text = exp.path.read_text()
+    try:
+        for arm in exp.arms:
+            child = exp.child(arm, exp.games[0], exp.seeds[0])
+            try:
+                config.parse(child.gin_files, child.bindings, finalize=False)
+            except ConfigError as err:
+                raise _locate(exp, text, arm, err) from None
+    finally:
+        gin.clear_config()
+
+
+def load(path: str | Path, scale: str | None = None) -> Experiment:
+    """Read, check and validate an experiment file; raises ConfigError naming file and line."""
+    exp = parse_experiment(path, scale)
+    validate(exp)
+    return exp

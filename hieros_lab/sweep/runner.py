@@ -1,0 +1,90 @@
+"""Local pool: run sweep children as ``hieros-lab train`` subprocesses, at most N at once.
+
+Children get their own session (``start_new_session``) so a Ctrl-C at the terminal reaches only
+the sweep, which then SIGTERMs every running child: the child's trainer marks its MLflow run
+KILLED and checkpoints (trainer/session.py), so a re-run resumes it.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+POLL_S = 0.2
+#: Seconds a SIGTERMed child gets to checkpoint and end its run before it is killed.
+STOP_GRACE_S = 120.0
+#: Exit status recorded for a child stopped by the sweep (as the CLI's EXIT_INTERRUPTED).
+STOPPED = 130
+
+
+@dataclass(frozen=True)
+class Job:
+    """One child to run: ``command[0]`` is replaced by this machine's Python."""
+
+    key: str
+    command: tuple[str, ...]
+    log_path: Path
+
+
+#: Called once per job that ran, with its exit status, as soon as it ends.
+OnDone = Callable[[Job, int], None]
+
+
+def local_command(job: Job) -> list[str]:
+    """The job's command with this interpreter (the one that has hieros_lab installed)."""
+    return [sys.executable, *job.command[1:]]
+
+
+def spawn(job: Job, env: Mapping[str, str]) -> subprocess.Popen:
+    """Start ``job``; stdout and stderr are appended to its log file (kept across resumes)."""
+    job.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(job.log_path, "ab") as log:
+        return subprocess.Popen(local_command(job), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=dict(env),
+                                start_new_session=True)
+
+
+def stop(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> int:
+    """SIGTERM ``proc``, wait up to ``grace_s`` for it to checkpoint, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def run_local(jobs: Sequence[Job], parallel: int, env: Mapping[str, str], on_done: OnDone,
+              grace_s: float = STOP_GRACE_S) -> None:
+    """Run ``jobs`` with at most ``parallel`` at once; ``on_done`` as each ends.
+
+    On KeyboardInterrupt every running child is stopped (``on_done`` is called for it with
+    its exit status) and the interrupt is re-raised; jobs not yet started are not started.
+    """
+    if parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    pending = list(jobs)
+    running: dict[subprocess.Popen, Job] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                job = pending.pop(0)
+                running[spawn(job, env)] = job
+            for proc in [p for p in running if p.poll() is not None]:
+                on_done(running.pop(proc), proc.returncode)
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        for proc in list(running):  # signal all first, so they checkpoint in parallel
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, job in list(running.items()):
+            code = stop(proc, grace_s)
+            on_done(job, STOPPED if code in (-signal.SIGTERM, -signal.SIGKILL) else code)
+        raise

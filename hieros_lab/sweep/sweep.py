@@ -1,0 +1,241 @@
+"""``hieros-lab sweep``: one experiment file -> ``hieros-lab train`` children under a parent run.
+
+Layout: ``runs/<experiment>/sweep.json`` (parent run id, last status of each child) and one run
+directory per child, ``runs/<experiment>/<arm>/<game>/seed<k>`` with its ``run.json``, checkpoints
+and ``train.log``. A re-run reuses the parent run, skips children whose MLflow run is FINISHED,
+resumes the others from their checkpoints (``--resume``) and starts the rest. The parent ends
+FINISHED when every child finished, FAILED if any failed, KILLED on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hieros_lab.config import ConfigError
+from hieros_lab.sweep.experiment import Child, Experiment, load
+from hieros_lab.sweep.runner import STOPPED, Job, run_local
+from hieros_lab.tracking import keys
+from hieros_lab.tracking.mlflow_tracker import MlflowTracker
+from hieros_lab.trainer.session import RUN_FILE, sigterm_as_interrupt
+
+SWEEP_FILE = "sweep.json"
+LOG_FILE = "train.log"
+LOG_TAIL_CHARS = 4000
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+
+
+@dataclass
+class SweepOptions:
+    parallel: int = 1
+    ray_address: str | None = None
+    dry_run: bool = False
+    scale: str | None = None
+    runs_dir: Path = Path("runs")
+
+
+def child_tags(exp: Experiment, child: Child) -> dict[str, str]:
+    return {keys.ABLATION: exp.run_name, keys.ARM: child.arm, keys.GAME: child.game,
+            keys.SEED: str(child.seed), "mlflow.runName": child.key}
+
+
+def train_command(exp: Experiment, child: Child, run_dir: Path, parent_run_id: str | None,
+                  resume: bool) -> list[str]:
+    """The exact ``hieros-lab train`` argv of a child (``python -m hieros_lab train ...``)."""
+    cmd = ["python", "-m", "hieros_lab", "train", "--no_progress"]
+    if resume:  # run.json holds the files and bindings: only tags and parent are repeated
+        cmd += ["--resume", str(run_dir)]
+    else:
+        cmd += ["--run_dir", str(run_dir)]
+        cmd += [a for f in child.gin_files for a in ("--gin_file", f)]
+        cmd += [a for b in child.bindings for a in ("--gin_binding", b)]
+    if parent_run_id:
+        cmd += ["--parent_run_id", parent_run_id]
+    cmd += [a for k, v in child_tags(exp, child).items() for a in ("--tag", f"{k}={v}")]
+    return cmd
+
+
+def shell_line(cmd: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in ["hieros-lab", *cmd[3:]])
+
+
+def child_run_id(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / RUN_FILE).read_text()).get("run_id")
+    except (OSError, ValueError):
+        return None
+
+
+def decide(run_dir: Path, status_of: Callable[[str], str | None]) -> str:
+    """``skip`` (its MLflow run FINISHED), ``resume`` (a checkpoint exists) or ``new``."""
+    run_id = child_run_id(run_dir)
+    if run_id is not None and status_of(run_id) == "FINISHED":
+        return "skip"
+    if (run_dir / "checkpoints" / "latest").exists() and run_id is not None:
+        return "resume"
+    return "new"
+
+
+def dry_run(exp: Experiment, root: Path, say: Callable[[str], None]) -> int:
+    children = exp.expand()
+    say(f"experiment {exp.run_name} ({exp.path}): {len(exp.arms)} arms x {len(exp.games)} "
+        f"games x {len(exp.seeds)} seeds = {len(children)} runs under {root}")
+    for child in children:
+        command = train_command(exp, child, root / child.key, None, False)
+        say(f"{child.key}\n  {shell_line(command)}")
+    return 0
+
+
+class Sweep:
+    """One execution of a sweep: parent run, child bookkeeping, the final status."""
+
+    def __init__(self, exp: Experiment, root: Path, say: Callable[[str], None]) -> None:
+        self.exp, self.root, self.say = exp, root, say
+        self.tracker = MlflowTracker(experiment=exp.run_name)
+        self.statuses: dict[str, str] = {}
+        self.by_key = {c.key: c for c in exp.expand()}
+
+    # -- MLflow --------------------------------------------------------------------------------
+    def status_of(self, run_id: str) -> str | None:
+        try:
+            return self.tracker._client().get_run(run_id).info.status
+        except Exception:  # deleted or from another store: treat as not run
+            return None
+
+    def open_parent(self) -> str:
+        state = self._state()
+        old = state.get("parent_run_id")
+        if old and state.get("tracking_uri") == self.tracker.tracking_uri and self.status_of(old):
+            parent = self.tracker.start(f"sweep/{self.exp.run_name}", run_id=old)
+        else:
+            parent = self.tracker.start(f"sweep/{self.exp.run_name}")
+        self.tracker.set_tags({keys.ABLATION: self.exp.run_name, "sweep.file": str(self.exp.path),
+                               "sweep.children": str(len(self.by_key))})
+        return parent
+
+    def _state(self) -> dict:
+        try:
+            return json.loads((self.root / SWEEP_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def save_state(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        state = {"experiment": self.exp.run_name, "file": str(self.exp.path),
+                 "tracking_uri": self.tracker.tracking_uri, "parent_run_id": self.tracker.run_id,
+                 "children": {k: {"status": s, "run_id": child_run_id(self.root / k)}
+                              for k, s in self.statuses.items()}}
+        (self.root / SWEEP_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    # -- children ------------------------------------------------------------------------------
+    def jobs(self, parent: str) -> list[Job]:
+        jobs = []
+        for key, child in self.by_key.items():
+            run_dir = self.root / key
+            action = decide(run_dir, self.status_of)
+            if action == "skip":
+                self.statuses[key] = "FINISHED"
+                continue
+            cmd = train_command(self.exp, child, run_dir, parent, action == "resume")
+            jobs.append(Job(key, tuple(cmd), run_dir / LOG_FILE))
+            self.statuses[key] = "PENDING"
+        return jobs
+
+    def on_done(self, job: Job, code: int) -> None:
+        status = "FINISHED" if code == 0 else "KILLED" if code == STOPPED else "FAILED"
+        run_id = child_run_id(self.root / job.key)
+        if status != "FINISHED":
+            self._settle(job, run_id, status, code)
+        self.statuses[job.key] = status
+        self.save_state()
+        done = sum(s in ("FINISHED", "FAILED", "KILLED") for s in self.statuses.values())
+        self.say(f"[{done}/{len(self.statuses)}] {status:<8} {job.key} (exit {code}; log "
+                 f"{job.log_path})")
+
+    def _settle(self, job: Job, run_id: str | None, status: str, code: int) -> None:
+        """Make sure a child that did not finish has a terminal MLflow status and its error."""
+        tail = _tail(job.log_path)
+        client = self.tracker._client()
+        try:
+            if run_id is not None and self.status_of(run_id) == "RUNNING":
+                client.log_text(run_id, tail, keys.ERROR)  # it died without ending its run
+                client.set_terminated(run_id, status=status)
+            elif run_id is None and status == "FAILED":  # failed before it opened a run
+                name = job.key.replace("/", "_")
+                client.log_text(self.tracker.run_id, f"exit {code}\n{tail}",
+                                f"errors/{name}.txt")
+        except Exception as err:  # bookkeeping must not stop the other children
+            self.say(f"warning: could not record the status of {job.key}: {err}")
+
+    def final_status(self) -> str:
+        values = set(self.statuses.values())
+        if "FAILED" in values:
+            return "FAILED"
+        return "FINISHED" if values <= {"FINISHED"} else "KILLED"
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+    except OSError:
+        return "(no log)"
+
+
+def run_sweep(path: str | Path, options: SweepOptions,
+              say: Callable[[str], None] = print) -> int:
+    """Validate, then run every child; returns the exit status (0 all finished, 1 some failed,
+    130 interrupted). Bad input raises ConfigError/TrackerError before anything runs."""
+    if options.parallel < 1:
+        raise ConfigError(f"--parallel must be >= 1, got {options.parallel}")
+    exp = load(path, options.scale)
+    root = options.runs_dir.resolve() / exp.run_name
+    if options.dry_run:
+        return dry_run(exp, root, say)
+    sweep = Sweep(exp, root, say)
+    sweep.tracker.check()
+    if options.ray_address is not None:
+        from hieros_lab.sweep.ray_runner import connect
+
+        connect(options.ray_address)
+        if sweep.tracker.scheme == "sqlite":
+            say(f"note: tracking store {sweep.tracker.tracking_uri} is a local sqlite file; Ray "
+                "workers on other machines cannot reach it (set MLFLOW_TRACKING_URI to an "
+                "`mlflow server` for a multi-machine cluster)")
+    return _execute(sweep, options)
+
+
+def _execute(sweep: Sweep, options: SweepOptions) -> int:
+    parent = sweep.open_parent()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": sweep.tracker.tracking_uri}
+    status = "KILLED"
+    try:
+        with sigterm_as_interrupt():
+            jobs = sweep.jobs(parent)
+            sweep.save_state()
+            skipped = len(sweep.statuses) - len(jobs)
+            sweep.say(f"sweep {sweep.exp.run_name}: {len(jobs)} to run, {skipped} already "
+                      f"finished; parent run {parent}")
+            if options.ray_address is not None:
+                from hieros_lab.sweep.ray_runner import run_ray
+
+                run_ray(jobs, env, sweep.on_done)
+            else:
+                run_local(jobs, options.parallel, env, sweep.on_done)
+        status = sweep.final_status()
+    except KeyboardInterrupt:
+        for key, value in sweep.statuses.items():
+            if value == "PENDING":
+                sweep.statuses[key] = "NOT_STARTED"
+        print("hieros-lab: sweep interrupted; re-run the same command to resume",
+              file=sys.stderr)
+    finally:
+        sweep.tracker.end(status)
+        sweep.save_state()
+    sweep.say(f"sweep {sweep.exp.run_name}: {status}")
+    return {"FINISHED": 0, "FAILED": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
