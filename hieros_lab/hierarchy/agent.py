@@ -56,6 +56,8 @@ class Agent:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
             raise ValueError(f"Agent.k must be >= 1, got {k}")
+        if batch_size < 1:
+            raise ValueError(f"Agent.batch_size must be >= 1, got {batch_size}")
         self.device, self.num_levels, self.k = device, num_levels, k
         self.image_obs = is_image_space(obs_space)
         self.intermediate, self.batch_size = intermediate, batch_size

@@ -102,3 +102,25 @@ def test_ray_sweep_on_a_local_instance(tiny, mlflow_uri, tmp_path):
     finally:
         ray.shutdown()
     check_sweep(mlflow_uri, tmp_path)
+
+
+def test_a_failing_child_does_not_stop_the_others(tmp_path, monkeypatch, mlflow_uri):
+    """One arm fails while building (a 12x12 image cannot feed the CNN): the other arm still
+    finishes, the parent ends FAILED and records the child's error."""
+    monkeypatch.chdir(tmp_path)
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        '[arms.rssm]\nbindings = ["WorldModel.sequence = @rssm"]',
+        '[arms.broken]\nbindings = ["fake.size = 12"]')
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    assert cli.main(["sweep", str(path), "--parallel", "2"]) == 1
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    exp = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([exp.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = {r.data.tags["arm"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert parent.info.status == "FAILED"
+    assert children["s5"].info.status == "FINISHED"
+    assert "broken" not in children or children["broken"].info.status == "FAILED"
+    errors = [a.path for a in client.list_artifacts(parent.info.run_id, "errors")]
+    assert any("broken" in p for p in errors), errors
