@@ -124,3 +124,29 @@ def test_a_failing_child_does_not_stop_the_others(tmp_path, monkeypatch, mlflow_
     assert "broken" not in children or children["broken"].info.status == "FAILED"
     errors = [a.path for a in client.list_artifacts(parent.info.run_id, "errors")]
     assert any("broken" in p for p in errors), errors
+
+
+def test_ctrl_c_stops_children_cleanly_and_marks_them_killed(tiny, tmp_path, mlflow_uri):
+    """SIGINT to the sweep: the running children are stopped and marked KILLED, the parent is
+    KILLED and the exit code is 130 (resuming interrupted children is tested above)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tiny.write_text(TINY.replace(f"steps = {STEPS}", "steps = 100000"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
+    proc = subprocess.Popen([sys.executable, "-m", "hieros_lab", "sweep", str(tiny),
+                             "--parallel", "2"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("runs/tiny/*/*/seed*/run.json")):
+        time.sleep(0.5)
+    time.sleep(4)  # the children train a little and checkpoint
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    parent, children = runs_of(mlflow_uri)
+    assert parent.info.status == "KILLED"
+    assert children and all(r.info.status == "KILLED" for r in children.values())
