@@ -92,9 +92,21 @@ def test_local_sweep_then_rerun_skips_finished_and_resumes_interrupted(tiny, mlf
     evals = {k: len(client.get_metric_history(before[k], "eval/score")) for k in KEYS}
     assert evals == {**dict.fromkeys(KEYS - {cut}, 1), cut: 2}
 
+    # The comparison report of these runs: per-arm final scores equal the runs' last eval/score.
+    assert cli.main(["report", "--experiment", "tiny", "--out", "rep", "--reps", "200"]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    body = text.split("## Final score per game", 1)[1]
+    row = next(ln for ln in body.splitlines() if ln.startswith("| default |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    for j, arm in enumerate(sorted(("s5", "rssm"))):
+        finals = [client.get_run(before[f"{arm}/default/seed{s}"]).data.metrics["eval/score"]
+                  for s in (0, 1)]
+        assert cells[1 + j].startswith(f"{sum(finals) / 2:.2f}"), (arm, cells)
+
 
 def test_ray_sweep_on_a_local_instance(tiny, mlflow_uri, tmp_path):
-    ray = pytest.importorskip("ray", reason="the 'ray' extra is part of the dev install")
+    import ray  # the 'ray' extra is part of the test install: a missing one must fail here
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         address = ray.get_runtime_context().gcs_address
