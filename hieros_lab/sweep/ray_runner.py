@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from hieros_lab.config import ConfigError
-from hieros_lab.sweep.runner import STOP_GRACE_S, STOPPED, Job, OnDone
+from hieros_lab.sweep.runner import STOP_GRACE_S, STOPPED, Job, OnDone, stop
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -37,12 +37,7 @@ def _run_child(command: Sequence[str], log_path: str, env: Mapping[str, str],
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, grace_s)
         return STOPPED
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,8 +231,7 @@ def _execute(sweep: Sweep, options: SweepOptions) -> int:
         for key, value in sweep.statuses.items():
             if value == "PENDING":
                 sweep.statuses[key] = "NOT_STARTED"
-        print("hieros-lab: sweep interrupted; re-run the same command to resume",
-              file=sys.stderr)
+        sweep.say("hieros-lab: sweep interrupted; re-run the same command to resume")
     finally:
         sweep.tracker.end(status)
         sweep.save_state()

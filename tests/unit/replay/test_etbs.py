@@ -18,12 +18,6 @@ VARIANTS = [EtbsSampler, OfficialEtbsSampler]
 VEC = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
 
 
-@pytest.fixture(autouse=True)
-def _clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _deciles(idx: np.ndarray, size: int) -> np.ndarray:
     return np.histogram(idx, bins=10, range=(0, size))[0] / len(idx)

@@ -17,12 +17,6 @@ from hieros_lab.replay.uniform import UniformSampler
 VEC = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
 
 
-@pytest.fixture(autouse=True)
-def _clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
-
 
 def _with_counts(counts: list[int], bias: float, seed: int = 0) -> TimeBalancedSampler:
     sampler = TimeBalancedSampler(seed=seed, bias=bias)
