@@ -192,3 +192,16 @@ def query(binding: str, default: Any = None) -> Any:
         return gin.query_parameter(binding)
     except ValueError:
         return default
+
+
+def configurable(name: str) -> Any:
+    """The gin-configured callable registered as ``name`` (e.g. ``"Level"``, ``"Agent"``).
+
+    Parts of the object graph are registered with gin but not replaced by it, so calling the
+    plain class ignores every binding; library code and tests that build a part outside the
+    trainer (benchmarks, unit tests after :func:`parse`) call this instead.
+    """
+    try:
+        return gin_config._REGISTRY.get_match(name).wrapper
+    except (KeyError, AttributeError):
+        raise ConfigError(f"no gin configurable or registered component named {name!r}") from None

@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "tracker": "experiment tracker receiving params, tags, metrics and artifacts",
     "reward_source": "reward of a level's imagined states (extrinsic, subgoal, novelty)",
     "reward_mixer": "how a level's reward sources become critics and the actor's advantage",
+    "entropy_input": "which latent distribution's entropy the actor sees at real states",
 }
 
 

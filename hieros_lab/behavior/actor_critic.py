@@ -1,34 +1,37 @@
 """The actor-critic learner of one level (spec §4, DESIGN §2 steps 5-7).
 
-One :meth:`ActorCritic.train_step`:
+The level drives one behaviour update in two calls, with its own reward computation between:
 
-1. slow-critic EMAs (spec §4.3: at the *start* of every update);
-2. imagine H states from the N detached starts with the sampling actor (no gradients: with
-   REINFORCE nothing flows into the world model, spec §4.1);
-3. per-state rewards from ``reward_fn(traj)`` (default: the extrinsic reward head), discounts
-   c_j = γ·cont_j, λ-returns in the successor alignment
-   (:func:`~hieros_lab.behavior.returns.successor_lambda_return`), one set per critic *head*;
-4. one critic step per head (two-hot NLL of its returns + slow-critic regulariser), then
-5. actor step: REINFORCE with each head's advantage normalised by its own percentile return
-   scale (paper and DreamerV3; ``normalize_advantages=False`` gives the authors' raw R − v,
-   spec §9 B3), the heads' advantages combined by a reward mixer (spec §4.4, §5.6).
+1. :meth:`ActorCritic.imagine`: H states from the N detached starts with the sampling actor (no
+   gradients into the world model: with REINFORCE nothing flows there, spec §4.1); the actor's
+   raw outputs keep their graph for the actor loss;
+2. :meth:`ActorCritic.update` on that trajectory and the level's per-head rewards ``[H, N]``:
+   slow-critic EMAs (spec §4.3: at the *start* of every update), discounts c_j = γ·cont_j with
+   c_0 = 1 − is_terminal(start), λ-returns in the successor alignment
+   (:func:`~hieros_lab.behavior.returns.successor_lambda_return`), one critic step per head
+   (two-hot NLL of its returns + slow-critic regulariser), then the actor step: REINFORCE with
+   each head's advantage normalised by its own percentile return scale (paper and DreamerV3;
+   ``normalize_advantages=False`` gives the authors' raw R − v, spec §9 B3), the heads'
+   advantages combined by the level's ``mix`` (spec §4.4, §5.6).
 
 Heads. By default there is one critic, ``"extrinsic"``, and this is the single-level DreamerV3
-learner. A level with several reward sources passes the heads of its
-:class:`~hieros_lab.rewards.base.RewardMixer` (``heads=mixer.heads()``) and the mixer to
-:meth:`train_step`; each head has a fast critic, a slow critic, a return normaliser and an
-optimiser. With one head, metric and optimiser names are unsuffixed (``critic_loss``); with
-several they carry the head (``critic_loss/<head>``, optimiser ``critic/<head>``).
+learner. A level passes the heads of its reward mixer (``heads=mixer.heads()``); each head has
+a fast critic, a slow critic, a return normaliser and an optimiser. With one head, metric and
+optimiser names are unsuffixed (``critic_loss``); with several they carry the head
+(``critic_loss/<head>``, optimiser ``critic/<head>``).
 
 Conditioning. ``condition_dim = K > 0`` adds a ``[N, K]`` input (a subgoal code, or the decoded
 subgoal for the "decompress" ablation, spec §8) held constant over the horizon (spec §4.1) and
 concatenated to the actor and critic inputs; the level decides what it is.
+
+Modes. Actor and critics are in eval mode except while their own losses are computed
+(:func:`~hieros_lab.nn.modes.training`); the rollout runs the actor in train mode because the
+actor loss is computed from its outputs, and the world model in eval mode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import gin
 import torch
@@ -43,23 +46,15 @@ from hieros_lab.behavior.returns import (
     trajectory_weights,
 )
 from hieros_lab.nn.distributions import TwoHotSymlog
+from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.sequence.base import Latent
 
-if TYPE_CHECKING:  # runtime import would be circular (rewards.base imports behavior)
-    from hieros_lab.rewards.base import RewardMixer
-
-#: ``Trajectory -> [H, N]`` (one head), or ``{name: [H, N]}`` per head (no mixer) or per
-#: source (with a mixer).
-RewardFn = Callable[[Trajectory], "torch.Tensor | Mapping[str, torch.Tensor]"]
+#: ``{head: advantage [H-1, N]}`` -> the actor's advantage ``[H-1, N]`` (a reward mixer's ``mix``).
+MixFn = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 
 
-def extrinsic_reward(traj: Trajectory) -> torch.Tensor:
-    """Default reward: the reward head's prediction at every imagined state, ``[H, N]``."""
-    return traj.pred["reward"]
-
-
-@gin.configurable
+@gin.register
 class ActorCritic(nn.Module):
     """Discrete-action actor and one two-hot critic per head, trained in imagination.
 
@@ -98,6 +93,7 @@ class ActorCritic(nn.Module):
             self._opts[self._name("critic", head)] = Optimizer(
                 self.critics[head].net.parameters(), critic_lr, critic_eps, critic_clip,
                 weight_decay=weight_decay)
+        self.eval()  # train mode only inside its own losses (DESIGN §8)
 
     @property
     def critic(self) -> Critic:
@@ -147,56 +143,19 @@ class ActorCritic(nn.Module):
         self._check_condition(condition, actor_input.shape[0])
         return self.actor.act(self._with_condition(actor_input, condition), sample)
 
-    def train_step(self, model: ImaginationModel, start: Latent,
-                   reward_fn: RewardFn | None = None, mixer: RewardMixer | None = None,
-                   condition: torch.Tensor | None = None) -> dict[str, float]:
-        """One behaviour update (critic steps, then actor step); returns float metrics.
+    def imagine(self, model: ImaginationModel, start: Latent,
+                condition: torch.Tensor | None = None) -> Trajectory:
+        """Roll the sampling actor through ``model`` for H states from ``start [N]``.
 
-        Args:
-            model: the world model, seen only through :class:`ImaginationModel`.
-            start: ``Latent [N]`` imagination starts (detached here anyway).
-            reward_fn: ``Trajectory ->`` rewards *into* each imagined state s_j, ``[H, N]``:
-                one tensor (single head), ``{head: [H, N]}`` (no mixer), or ``{source: [H, N]}``
-                passed through ``mixer.head_rewards``. ``None`` = the extrinsic reward head.
-                With the successor alignment the return of s_j starts at ``reward[j + 1]``, so
-                ``reward[0]`` (the start state's) is not used.
-            mixer: a bound reward mixer whose heads are this learner's; it maps the sources'
-                rewards to heads and mixes the heads' advantages. ``None``: one head, its
-                advantage used as is.
-            condition: ``[N, K]`` extra input held over the horizon (iff ``condition_dim > 0``).
+        Returns a :class:`Trajectory` ``[H, N]`` whose ``policy_logits [H, N, A]`` carry the
+        actor's graph: the actor runs with gradients inside the otherwise gradient-free rollout
+        so that the REINFORCE loss reuses these forward passes instead of recomputing them.
+        ``condition``: ``[N, K]`` held over the horizon (iff ``condition_dim > 0``).
         """
         if model.actor_input_dim != self.input_dim:
             raise ValueError(f"model actor_input_dim {model.actor_input_dim} != {self.input_dim}")
-        if mixer is not None and list(mixer.heads()) != list(self.heads):
-            raise ValueError(f"mixer heads {mixer.heads()} != ActorCritic heads {self.heads}")
-        if mixer is None and len(self.heads) > 1:
-            raise ValueError(f"{len(self.heads)} critic heads need a reward mixer")
         condition = None if condition is None else condition.detach()
         self._check_condition(condition, start.deter.shape[0])
-        for critic in self.critics.values():
-            critic.update_slow(self.slow_fraction)
-        with torch.no_grad():
-            traj, actor_logits = self._imagine(model, start.detach(), condition)
-            rewards = self._head_rewards(traj, reward_fn, mixer)
-            discount = self.gamma * traj.pred["cont"]
-            weight = trajectory_weights(discount)[:-1]  # [H-1, N]
-            inputs = self._with_condition(traj.actor_inputs, condition)  # [H, N, F+K]
-        metrics: dict[str, float] = {}
-        returns, values = {}, {}
-        for head in self.heads:
-            returns[head], values[head], head_metrics = self._critic_update(
-                head, inputs, rewards[head], discount, weight)
-            metrics.update(head_metrics)
-        metrics.update(self._actor_update(traj, actor_logits, returns, values, weight, mixer))
-        return metrics
-
-    def _imagine(self, model: ImaginationModel, start: Latent,
-                 condition: torch.Tensor | None) -> tuple[Trajectory, list[torch.Tensor]]:
-        """Rollout with the sampling actor; also returns its raw logits, H x ``[N, A]``.
-
-        The actor runs with gradients inside the (otherwise gradient-free) rollout so that the
-        REINFORCE loss reuses these forward passes instead of recomputing them.
-        """
         logits: list[torch.Tensor] = []
 
         def policy(actor_input: torch.Tensor) -> torch.Tensor:
@@ -204,28 +163,65 @@ class ActorCritic(nn.Module):
                 logits.append(self.actor.net(self._with_condition(actor_input, condition)))
             return Actor.sample(self.actor.dist(logits[-1]))
 
-        traj = imagine(model, policy, start, self.horizon)
-        return traj, logits
+        with torch.no_grad(), training(self.actor):
+            traj = imagine(model, policy, start.detach(), self.horizon)
+        traj.policy_logits = torch.stack(logits)
+        return traj
 
-    def _head_rewards(self, traj: Trajectory, reward_fn: RewardFn | None,
-                      mixer: RewardMixer | None) -> dict[str, torch.Tensor]:
-        """``{head: [H, N]}`` detached rewards, checked against the heads and the horizon."""
-        out = (reward_fn or extrinsic_reward)(traj)
-        if mixer is not None:
-            if not isinstance(out, Mapping):
-                raise ValueError("with a mixer, reward_fn must return {source: [H, N]}")
-            out = mixer.head_rewards(out)
-        elif not isinstance(out, Mapping):
-            out = {self.heads[0]: out} if len(self.heads) == 1 else out
-        if not isinstance(out, Mapping) or set(out) != set(self.heads):
-            got = sorted(out) if isinstance(out, Mapping) else type(out).__name__
-            raise ValueError(f"rewards for {got}, critic heads are {list(self.heads)}")
+    def update(self, traj: Trajectory, rewards: Mapping[str, torch.Tensor],
+               condition: torch.Tensor | None = None, start_cont: torch.Tensor | None = None,
+               mix: MixFn | None = None) -> dict[str, float]:
+        """One behaviour update on ``traj`` (from :meth:`imagine`): critic steps, then actor step.
+
+        Args:
+            traj: the imagined trajectory ``[H, N]``, with ``policy_logits``.
+            rewards: ``{head: [H, N]}`` rewards *into* each imagined state, one entry per critic
+                head. With the successor alignment the return of s_j starts at ``reward[j + 1]``,
+                so ``reward[0]`` (the start state's) is not used.
+            condition: the ``[N, K]`` input :meth:`imagine` was given (iff ``condition_dim``).
+            start_cont: ``[N]`` c_0 = 1 − is_terminal of the (real) start states; None: all 1.
+            mix: combines the heads' advantages (a reward mixer's ``mix``); None needs one head.
+        """
+        if traj.policy_logits is None:
+            raise ValueError("ActorCritic.update needs a trajectory from ActorCritic.imagine")
+        if mix is None and len(self.heads) > 1:
+            raise ValueError(f"{len(self.heads)} critic heads need a reward mixer's mix")
+        rewards = self._check_rewards(traj, rewards)
+        condition = None if condition is None else condition.detach()
+        self._check_condition(condition, traj.actions.shape[1])
+        for critic in self.critics.values():
+            critic.update_slow(self.slow_fraction)
+        with torch.no_grad():
+            cont = traj.pred["cont"].detach().clone()
+            if start_cont is not None:
+                if start_cont.shape != cont.shape[1:]:
+                    raise ValueError(f"start_cont {tuple(start_cont.shape)} != [N] = "
+                                     f"{tuple(cont.shape[1:])}")
+                cont[0] = start_cont.to(cont.dtype)
+            discount = self.gamma * cont
+            weight = trajectory_weights(discount, self.gamma)[:-1]  # [H-1, N]
+            inputs = self._with_condition(traj.actor_inputs, condition)  # [H, N, F+K]
+        metrics: dict[str, float] = {}
+        returns, values = {}, {}
+        with training(self.critics):
+            for head in self.heads:
+                returns[head], values[head], head_metrics = self._critic_update(
+                    head, inputs, rewards[head], discount, weight)
+                metrics.update(head_metrics)
+        metrics.update(self._actor_update(traj, returns, values, weight, mix))
+        return metrics
+
+    def _check_rewards(self, traj: Trajectory, rewards: Mapping[str, torch.Tensor]
+                       ) -> dict[str, torch.Tensor]:
+        """Exactly one ``[H, N]`` reward per head, detached."""
+        if set(rewards) != set(self.heads):
+            raise ValueError(f"rewards for {sorted(rewards)}, critic heads are {list(self.heads)}")
         need = traj.actions.shape[:2]
-        for head, reward in out.items():
+        for head, reward in rewards.items():
             if reward.shape != need:
-                raise ValueError(f"reward_fn gave {tuple(reward.shape)} for head {head!r}, "
-                                 f"need {tuple(need)}")
-        return {head: out[head].detach() for head in self.heads}
+                raise ValueError(f"reward for head {head!r} is {tuple(reward.shape)}, "
+                                 f"need [H, N] = {tuple(need)}")
+        return {head: rewards[head].detach() for head in self.heads}
 
     def _critic_update(self, head: str, inputs: torch.Tensor, reward: torch.Tensor,
                        discount: torch.Tensor, weight: torch.Tensor
@@ -265,14 +261,14 @@ class ActorCritic(nn.Module):
                 metrics[f"advantage_std/{head}"] = float(advantages[head].std())
         return advantages, metrics
 
-    def _actor_update(self, traj: Trajectory, logits: list[torch.Tensor],
-                      returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor],
-                      weight: torch.Tensor, mixer: RewardMixer | None) -> dict[str, float]:
+    def _actor_update(self, traj: Trajectory, returns: dict[str, torch.Tensor],
+                      values: dict[str, torch.Tensor], weight: torch.Tensor,
+                      mix: MixFn | None) -> dict[str, float]:
         """REINFORCE with entropy bonus (spec §4.5) on the mixed advantage."""
         advantages, metrics = self._advantages(returns, values)
-        advantage = mixer.mix(advantages) if mixer is not None else advantages[self.heads[0]]
-        # π(·|s_j) for j < H-1 from the rollout's own forward passes (stacked with grad on).
-        dist = self.actor.dist(torch.stack(logits[:-1]))
+        advantage = mix(advantages) if mix is not None else advantages[self.heads[0]]
+        # π(·|s_j) for j < H-1 from the rollout's own forward passes (graph kept by imagine).
+        dist = self.actor.dist(traj.policy_logits[:-1])
         log_prob = Actor.log_prob(dist, traj.actions[:-1])
         ent = dist.entropy()
         loss = -(weight * (log_prob * advantage.detach() + self.entropy_scale * ent)).mean()

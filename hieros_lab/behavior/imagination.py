@@ -45,12 +45,15 @@ class Trajectory:
         actor_inputs: ``[H, N, F]`` detached actor/critic inputs of each state.
         actions: ``[H, N, A]`` one-hot a_j chosen at s_j (a_{H-1} is never executed).
         pred: ``predict`` of each state, every entry ``[H, N, ...]``.
+        policy_logits: ``[H, N, A]`` the raw actor outputs that chose the actions, with the
+            actor's autograd graph (the actor loss reuses them), or None.
     """
 
     states: Latent
     actor_inputs: torch.Tensor
     actions: torch.Tensor
     pred: dict[str, torch.Tensor]
+    policy_logits: torch.Tensor | None = None
 
     @property
     def horizon(self) -> int:

@@ -55,14 +55,18 @@ def successor_lambda_return(reward: torch.Tensor, discount: torch.Tensor, value:
     return lambda_return(reward[1:], discount[1:], value, lam)
 
 
-def trajectory_weights(discount: torch.Tensor) -> torch.Tensor:
-    """Loss weights ``w_0 = 1, w_j = Π_{i<j} c_i`` (spec §4.3), ``[H, N]`` -> ``[H, N]``, detached.
+def trajectory_weights(discount: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Loss weights ``w_j = Π_{i≤j} discount_i / γ`` (DreamerV3), ``[H, N]`` -> ``[H, N]``, detached.
 
-    A state reached only through a probably-terminal state gets little weight.
+    ``discount[j]`` = γ·c_j with c_0 = 1 − is_terminal(start) and c_j = P(cont | s_j) after
+    it, so w_0 = c_0 and w_j = γ^j Π_{i≤j} c_i. The weight of s_j includes its own c_j: a
+    terminal state (c_j = 0), every state after it, and a terminal replay start get weight 0,
+    which matches the successor alignment of the returns (their R_j continues past s_j only
+    through c_{j+1}). The authors' Π_{i<j} c_i (spec §4.3) fits their misaligned returns (B2)
+    and trains a terminal state at full weight.
     """
     discount = discount.detach()
-    shifted = torch.cat([torch.ones_like(discount[:1]), discount[:-1]], 0)
-    return torch.cumprod(shifted, 0)
+    return torch.cumprod(discount, 0) / gamma
 
 
 class ReturnNormalizer(nn.Module):

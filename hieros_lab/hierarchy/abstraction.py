@@ -7,16 +7,23 @@ the newest one (Director-style ablation). Latents are those *after* observing th
 level-i rewards (``period_sum``) or their mean (``period_mean``, the authors' code, spec B17).
 At an episode start the window is cleared and zero-padded, so a higher-level observation never
 mixes two episodes.
+
+The agent builds one :class:`Abstraction` per higher level at build time, inside that level's
+gin scope (``level1/Abstraction.period_reward = @period_mean`` configures level 1 alone, and
+the operative config logged for the run lists what each level used). Every acting stream
+(training, evaluation) then works on its own :meth:`Abstraction.spawn` copy.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import gin
+import numpy as np
 import torch
+
+from hieros_lab.replay.step import Step
 
 
 @gin.register
@@ -31,18 +38,7 @@ def period_mean(rewards: Sequence[float]) -> float:
     return float(sum(rewards) / len(rewards)) if rewards else 0.0
 
 
-@dataclass
-class HigherStep:
-    """One step of level i+1: observation ``[K * E]`` and the period's reward and flags."""
-
-    obs: torch.Tensor
-    reward: float
-    is_first: bool
-    is_last: bool
-    is_terminal: bool
-
-
-@gin.configurable
+@gin.register
 class Abstraction:
     """Collects level-i steps and emits level-(i+1) steps.
 
@@ -53,8 +49,9 @@ class Abstraction:
         period_reward: how rewards of a period combine (``period_sum`` or ``period_mean``).
     """
 
-    def __init__(self, k: int, encoding_dim: int, intermediate: bool = True,
-                 period_reward: Callable[[Sequence[float]], float] = period_sum) -> None:
+    def __init__(self, k: int, encoding_dim: int,
+                 period_reward: Callable[[Sequence[float]], float],
+                 intermediate: bool = True) -> None:
         if k < 1:
             raise ValueError(f"Abstraction.k must be >= 1, got {k}")
         self.k, self.encoding_dim, self.intermediate = k, encoding_dim, intermediate
@@ -62,6 +59,10 @@ class Abstraction:
         self.window: deque[torch.Tensor] = deque(maxlen=k if intermediate else 1)
         self.rewards: list[float] = []
         self.started = False
+
+    def spawn(self) -> Abstraction:
+        """A fresh, empty abstraction with the same settings (one per acting stream)."""
+        return Abstraction(self.k, self.encoding_dim, self.period_reward, self.intermediate)
 
     @property
     def obs_dim(self) -> int:
@@ -79,7 +80,7 @@ class Abstraction:
         self.window.append(encoding.detach())
         self.rewards.append(float(reward))
 
-    def pop(self, is_last: bool = False, is_terminal: bool = False) -> HigherStep:
+    def pop(self, is_last: bool = False, is_terminal: bool = False) -> Step:
         """Close the period: the level-(i+1) step for everything pushed since the last pop."""
         if not self.window:
             raise RuntimeError("Abstraction.pop before any push")
@@ -88,8 +89,8 @@ class Abstraction:
         obs = torch.cat(pad + items)  # oldest -> newest, zero-padded at the episode start
         # The reward that "arrived with" this higher-level step: everything since the last pop,
         # matching level 0's convention (r_t arrives with o_t).
-        step = HigherStep(obs, self.period_reward(self.rewards), self.started, is_last,
-                          is_terminal)
+        step = Step(np.asarray(obs.cpu()), self.period_reward(self.rewards), self.started,
+                    is_last, is_terminal)
         self.rewards.clear()
         self.started = False
         return step

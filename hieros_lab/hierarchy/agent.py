@@ -2,13 +2,15 @@
 
 ``num_levels = 1`` is the flat agent (S5WM or RSSM Dreamer with extrinsic reward). With more
 levels, level i+1 observes level i's temporally abstracted latents every K^(i+1) env steps and
-sends it subgoal codes (spec §1.4, §3, §5). Each level is built inside the gin scope
-``level<i>``, so ``level1/WorldModel.mlp_units = 512`` configures level 1 alone.
+sends it subgoal codes (spec §1.4, §3, §5). Everything of level i (its :class:`Level`, its
+replay, and for i > 0 the :class:`Abstraction` that feeds it) is built here, at build time,
+inside the gin scope ``level<i>``: ``level1/WorldModel.mlp_units = 512`` or
+``level1/Abstraction.period_reward = @period_mean`` configure level 1 alone, and the operative
+config logged for the run holds exactly what each level used.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,12 @@ import torch
 
 from hieros_lab.envs.base import is_image_space
 from hieros_lab.hierarchy import schedule
+from hieros_lab.hierarchy.abstraction import Abstraction
 from hieros_lab.hierarchy.level import Level
 from hieros_lab.hierarchy.pictures import goal_images, picture_grid
 from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
 from hieros_lab.replay.buffer import ReplayBuffer
-from hieros_lab.trainer.driver import Step
+from hieros_lab.replay.step import Step
 
 
 def to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -32,7 +35,7 @@ def to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, to
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
 
-@gin.configurable
+@gin.register
 class Agent:
     """Acts with the whole hierarchy and trains every level on its own replay.
 
@@ -40,18 +43,16 @@ class Agent:
         obs_space, num_actions: from the env.
         seed: seeds the replay samplers (level i uses seed + i).
         device: torch device of all modules.
+        level, replay, abstraction: factories, each called in the scope ``level<i>``.
         num_levels: L >= 1 levels (paper: 3).
         k: abstraction stride; level i acts every K^i env steps and trains every K^i calls.
-        intermediate: higher levels see all K lower latents (paper) or only the newest.
-        level, replay: factories (built in the gin scope ``level<i>``).
         batch_size: windows per training batch (B); the window length T is the replay's.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
-                 device: torch.device, num_levels: int = 1, k: int = 4,
-                 intermediate: bool = True, level: Callable[..., Level] = Level,
-                 replay: Callable[..., ReplayBuffer] = ReplayBuffer,
-                 batch_size: int = 16) -> None:
+                 device: torch.device, level: Callable[..., Level],
+                 replay: Callable[..., ReplayBuffer], abstraction: Callable[..., Abstraction],
+                 num_levels: int = 1, k: int = 4, batch_size: int = 16) -> None:
         if num_levels < 1:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
@@ -60,35 +61,45 @@ class Agent:
             raise ValueError(f"Agent.batch_size must be >= 1, got {batch_size}")
         self.device, self.num_levels, self.k = device, num_levels, k
         self.image_obs = is_image_space(obs_space)
-        self.intermediate, self.batch_size = intermediate, batch_size
+        self.batch_size = batch_size
         self.levels: list[Level] = []
         self.replays: list[ReplayBuffer] = []
+        self.abstractions: list[Abstraction] = []  # abstractions[i] feeds level i + 1
         for i in range(num_levels):
             with gin.config_scope(f"level{i}"):
-                self._add_level(i, obs_space, num_actions, seed, level, replay)
+                self._add_level(i, obs_space, num_actions, seed, level, replay, abstraction)
         self.train_calls = 0
         self._train_state: HierarchyState | None = None
-        self._pending: list[tuple[int, Any]] = []
 
     def _add_level(self, i: int, obs_space: gym.spaces.Box, num_actions: int, seed: int,
-                   level: Callable[..., Level], replay: Callable[..., ReplayBuffer]) -> None:
+                   level: Callable[..., Level], replay: Callable[..., ReplayBuffer],
+                   abstraction: Callable[..., Abstraction]) -> None:
         has_parent = i < self.num_levels - 1
         groups = 1
         if i > 0:  # observations: the level below's latents; actions: codes of its autoencoder
             below = self.levels[-1]
-            width = below.encoding_dim * (self.k if self.intermediate else 1)
+            self.abstractions.append(abstraction(k=self.k, encoding_dim=below.encoding_dim))
+            width = self.abstractions[-1].obs_dim
             obs_space = gym.spaces.Box(-np.inf, np.inf, (width,), np.float32)
             num_actions, groups = below.code_dim, below.autoencoder.groups
         lvl = level(obs_space=obs_space, num_actions=num_actions, action_groups=groups, index=i,
                     has_parent=has_parent).to(self.device)
-        extra: dict[str, Any] = {}
-        if i > 0:  # level i holds ~1/K^i as many steps as level 0
-            base = self.replays[0]
-            extra["capacity"] = max(base.length, math.ceil(base.capacity / self.k**i))
         self.levels.append(lvl)
         self.replays.append(replay(obs_space=obs_space, num_actions=num_actions, seed=seed + i,
-                                   action_groups=groups,
-                                   goal_dim=lvl.code_dim if has_parent else 0, **extra))
+                                   action_groups=groups, period=schedule.period(i, self.k),
+                                   goal_dim=lvl.code_dim if has_parent else 0))
+
+    def derived_params(self) -> dict[str, str]:
+        """Settings the run used that no binding states directly (logged as params)."""
+        out: dict[str, str] = {}
+        for i, (lvl, rep) in enumerate(zip(self.levels, self.replays, strict=True)):
+            out[f"derived/level{i}/replay_capacity"] = str(rep.capacity)
+            out[f"derived/level{i}/obs_dim"] = str(int(np.prod(rep.obs_space.shape)))
+            out[f"derived/level{i}/num_actions"] = str(lvl.num_actions)
+            out[f"derived/level{i}/reward_sources"] = ",".join(s.key for s in lvl.sources)
+            out[f"derived/level{i}/critic_heads"] = ",".join(lvl.actor_critic.heads)
+            out[f"derived/level{i}/params"] = str(sum(p.numel() for p in lvl.parameters()))
+        return out
 
     @property
     def replay(self) -> ReplayBuffer:
@@ -112,11 +123,12 @@ class Agent:
 
     # -- acting ---------------------------------------------------------------------------------
     def policy_state(self) -> HierarchyState:
-        return initial_state(self.levels, self.k, self.intermediate, self.device)
+        return initial_state(self.levels, self.abstractions, self.device)
 
     def act(self, step: Step, state: HierarchyState | None,
             sample: bool) -> tuple[int, HierarchyState]:
-        """Env action for ``step``; ``state=None`` starts from the initial state."""
+        """Env action for ``step`` without storing anything (evaluation); ``state=None`` starts
+        from the initial state."""
         state = state or self.policy_state()
         action, _ = hierarchy_step(self.levels, state, step, self.k, sample, self.device)
         return action, state
@@ -127,19 +139,16 @@ class Agent:
             return None
         return picture_grid(step.obs, goal_images(self.levels, state))
 
-    def train_act(self, step: Step) -> int:
-        """Training-mode action; keeps the training state and the steps to store."""
+    def step(self, step: Step) -> int:
+        """Training step: act with sampling actors and store what every acting level saw and
+        chose in its replay; returns the env action."""
         self._train_state = self._train_state or self.policy_state()
-        action, self._pending = hierarchy_step(self.levels, self._train_state, step, self.k,
-                                               True, self.device)
-        return action
-
-    def observe(self, step: Step) -> None:
-        """Store what every acting level saw and chose at this step (after :meth:`train_act`)."""
-        for i, rec in self._pending:
+        action, records = hierarchy_step(self.levels, self._train_state, step, self.k, True,
+                                         self.device)
+        for i, rec in records:
             self.replays[i].add(rec.obs, rec.action, rec.reward, rec.is_first, rec.is_last,
                                 rec.is_terminal, goal=rec.goal)
-        self._pending = []
+        return action
 
     # -- training -------------------------------------------------------------------------------
     def can_train(self) -> bool:
@@ -173,7 +182,7 @@ class Agent:
             for key, opt in lvl.optimizers().items():
                 opt.load_state_dict(opts[key])
         self.train_calls = int(state["train_calls"])
-        self._train_state, self._pending = None, []
+        self._train_state = None
 
     def save_replay(self, directory: Path) -> None:
         for i, rep in enumerate(self.replays):

@@ -1,17 +1,24 @@
 """One level of the agent: world model, actor-critic, subgoal autoencoder, reward sources.
 
-Update order per spec §1.5: world-model step on a replay batch; actor-critic from all B*T detached
-posterior states, with rewards from the level's sources combined by its mixer; subgoal-autoencoder
-step on the imagined deter states. A level with a parent receives the parent's action, a code in
-this level's autoencoder space, as its goal: the code itself (paper) or its decoding (the
-"decompress" ablation) is an extra actor/critic input, and the decoded code is the target of the
-subgoal reward (decoded with the current decoder at training time; the authors stored a stale
-decoding, spec B15).
+The level owns its update and drives it in one direction (spec §1.5, DESIGN §8):
+
+    replay batch -> world-model step -> imagine (actor-critic) -> reward sources -> mixer
+    -> actor-critic update -> subgoal-autoencoder step (on the imagined deter states, §5.3)
+
+No component calls back into the level. A level with a parent receives the parent's action, a
+code in this level's autoencoder space, as its goal: the code itself (paper) or its decoding
+(the "decompress" ablation) is an extra actor/critic input, and the decoded code is the target
+of the subgoal reward (decoded with the current decoder at training time; the authors stored a
+stale decoding, spec B15).
+
+Reward sources are a list (``Level.sources``); the level keeps those that want its level and
+whose needs it can meet (:mod:`hieros_lab.rewards.base`), and logs each kept source's mean and
+std over the imagined states (``rewards/<key>_mean``, ``rewards/<key>_std``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,61 +32,70 @@ from hieros_lab.behavior.imagination import Trajectory
 from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.rewards.base import RewardContext, RewardMixer, RewardSource
-from hieros_lab.rewards.mixers import WeightedSumMixer
-from hieros_lab.rewards.sources import ExtrinsicReward, NoveltyReward, SubgoalReward
 from hieros_lab.sequence.base import Latent
 from hieros_lab.world_model.world_model import WorldModel
 
 
 @dataclass
 class PolicyState:
-    """Acting memory of a level: last posterior ``latent [B]`` and ``prev_action [B, A]``."""
+    """Acting memory of a level: last real state ``latent [B]`` and ``prev_action [B, A]``."""
 
     latent: Latent
     prev_action: torch.Tensor
 
 
-@gin.configurable
+def select_sources(built: Sequence[RewardSource], index: int,
+                   has_parent: bool) -> list[RewardSource]:
+    """The sources level ``index`` uses: those active at it whose needs it can meet.
+
+    A source that needs a goal is dropped at the top level (no parent gives one); one that needs
+    the autoencoder makes the level build one. Two kept sources of one role (``key``) are an
+    error, and so is a level left without any source.
+    """
+    kept = [s for s in built if s.active_at(index) and (has_parent or not s.needs_goal)]
+    keys = [s.key for s in kept]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"Level.sources: level {index} has two sources for one role: {keys}")
+    if not kept:
+        raise ValueError(f"Level.sources: no reward source is active at level {index} (check "
+                         f"the sources' min_level / max_level)")
+    return kept
+
+
+@gin.register
 class Level(nn.Module):
     """Level ``index`` of the hierarchy (level 0 acts in the env; the top level has no parent).
 
     Args:
         obs_space, num_actions: the level's observations and action width (env actions at level
             0; the code width of the level below's autoencoder above it).
-        action_groups: 1 for env actions, the code's group count for subgoal codes.
-        index: position in the hierarchy (novelty is on from ``novelty_from_level``).
-        has_parent: whether a level above sends goals (subgoal input and reward).
         world_model, actor_critic, autoencoder, reward_mixer: component factories.
-        extrinsic, subgoal, novelty: reward-source factories for the three roles.
-        novelty_from_level: lowest level with a novelty reward (paper sweep: 1).
+        sources: reward-source factories, one per role; see :func:`select_sources`.
+        action_groups: 1 for env actions, the code's group count for subgoal codes.
+        index: position in the hierarchy.
+        has_parent: whether a level above sends goals (subgoal input and reward).
         decompress_goal: feed the decoded goal instead of the code (spec §8 ablation).
     """
 
-    def __init__(self, obs_space: gym.spaces.Box, num_actions: int, action_groups: int = 1,
-                 index: int = 0, has_parent: bool = False,
-                 world_model: Callable[..., WorldModel] = WorldModel,
-                 actor_critic: Callable[..., ActorCritic] = ActorCritic,
-                 autoencoder: Callable[..., SubgoalAutoencoder] = SubgoalAutoencoder,
-                 reward_mixer: Callable[..., RewardMixer] = WeightedSumMixer,
-                 extrinsic: Callable[[], RewardSource] = ExtrinsicReward,
-                 subgoal: Callable[[], RewardSource] = SubgoalReward,
-                 novelty: Callable[[], RewardSource] = NoveltyReward,
-                 novelty_from_level: int = 1, decompress_goal: bool = False) -> None:
+    def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
+                 world_model: Callable[..., WorldModel],
+                 actor_critic: Callable[..., ActorCritic],
+                 autoencoder: Callable[..., SubgoalAutoencoder],
+                 reward_mixer: Callable[[], RewardMixer],
+                 sources: Sequence[Callable[[], RewardSource]],
+                 action_groups: int = 1, index: int = 0, has_parent: bool = False,
+                 decompress_goal: bool = False) -> None:
         super().__init__()
         self.index, self.has_parent, self.num_actions = index, has_parent, num_actions
         self.decompress_goal = decompress_goal
         self.world_model = world_model(obs_space=obs_space, num_actions=num_actions)
-        self.sources: dict[str, RewardSource] = {"extrinsic": extrinsic()}
-        if has_parent:
-            self.sources["subgoal"] = subgoal()
-        if index >= novelty_from_level:
-            self.sources["novelty"] = novelty()
+        self.sources = select_sources([make() for make in sources], index, has_parent)
         # The autoencoder decodes the parent's codes and measures novelty; a flat agent has
         # neither, so it has none (num_levels = 1 is then exactly the single-level agent).
         self.autoencoder: SubgoalAutoencoder | None = None
-        if has_parent or "novelty" in self.sources:
+        if has_parent or any(s.needs_autoencoder for s in self.sources):
             self.autoencoder = autoencoder(deter_dim=self.world_model.sequence.deter_dim)
-        self.mixer = reward_mixer().bind(list(self.sources))
+        self.mixer = reward_mixer().bind([s.key for s in self.sources])
         condition = 0
         if has_parent:
             condition = self.world_model.sequence.deter_dim if decompress_goal else self.code_dim
@@ -104,39 +120,50 @@ class Level(nn.Module):
         return {**self.world_model.optimizers(), **self.actor_critic.optimizers(), **ae}
 
     def components(self) -> list[Any]:
-        """Registered non-module components (reward sources, mixer), for run tags."""
-        return [*self.sources.values(), self.mixer]
+        """Registered non-module components (reward sources, mixer, entropy input), for tags."""
+        return [*self.sources, self.mixer, self.world_model.entropy_input]
 
-    def condition(self, goal_code: torch.Tensor | None) -> torch.Tensor | None:
-        """Actor/critic goal input ``[N, K]`` from goal codes ``[N, code_dim]``; None at the top."""
+    @torch.no_grad()
+    def goal_inputs(self, goal_code: torch.Tensor | None
+                    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(decoded goal [N, D], actor/critic condition [N, K])`` of codes ``[N, code_dim]``.
+
+        Both are None at the top level. The decoding is the subgoal reward's target; the
+        condition is the code (paper) or that decoding (``decompress_goal``).
+        """
         if not self.has_parent:
-            return None
+            return None, None
         if goal_code is None:
             raise ValueError(f"level {self.index} has a parent but got no goal code")
-        return self.autoencoder.decode(goal_code).detach() if self.decompress_goal else goal_code
+        goal = self.autoencoder.decode(goal_code)
+        return goal, (goal if self.decompress_goal else goal_code)
 
     # -- training ---------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One update of every part on ``batch`` (``[B, T, ...]``; ``goal`` if it has a parent)."""
         post, prior, wm_metrics = self.world_model.train_step(batch)
         start = self.world_model.start_states(post, prior)
-        code = batch["goal"].flatten(0, 1) if self.has_parent else None
-        goal = self.autoencoder.decode(code).detach() if code is not None else None
-        captured: list[Trajectory] = []
-
-        def rewards(traj: Trajectory) -> dict[str, torch.Tensor]:
-            captured.append(traj)
-            ctx = RewardContext(traj, goal=goal, autoencoder=self.autoencoder)
-            return {key: source(ctx) for key, source in self.sources.items()}
-
-        ac_metrics = self.actor_critic.train_step(self.world_model, start, rewards, self.mixer,
-                                                  self.condition(code))
+        code = batch["goal"].flatten(0, 1).float() if self.has_parent else None
+        goal, condition = self.goal_inputs(code)
+        traj = self.actor_critic.imagine(self.world_model, start, condition)
+        rewards = self.rewards(traj, goal)
+        # c_0 = 1 - is_terminal of the real start (DreamerV3; the weight of a terminal start is 0).
+        start_cont = 1.0 - batch["is_terminal"].flatten(0, 1).float()
+        ac_metrics = self.actor_critic.update(traj, self.mixer.head_rewards(rewards), condition,
+                                              start_cont, self.mixer.mix)
         ae_metrics: dict[str, float] = {}
         if self.autoencoder is not None:  # trained on the imagined deter states, spec §5.3
-            ae_metrics = self.autoencoder.train_step(captured[0].states.deter.flatten(0, 1))
+            ae_metrics = self.autoencoder.train_step(traj.states.deter.flatten(0, 1))
         return {**{f"world_model/{k}": v for k, v in wm_metrics.items()},
                 **{f"behavior/{k}": v for k, v in ac_metrics.items()},
-                **{f"subgoal/{k}": v for k, v in ae_metrics.items()}}
+                **{f"subgoal/{k}": v for k, v in ae_metrics.items()},
+                **{f"rewards/{k}": v for k, v in reward_stats(rewards).items()}}
+
+    @torch.no_grad()
+    def rewards(self, traj: Trajectory, goal: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """``{source key: [H, N]}``: every kept source on the imagined trajectory."""
+        ctx = RewardContext(traj, goal=goal, autoencoder=self.autoencoder)
+        return {source.key: source(ctx) for source in self.sources}
 
     # -- acting -----------------------------------------------------------------------------------
     def initial_policy_state(self, batch: int, device: torch.device) -> PolicyState:
@@ -146,16 +173,30 @@ class Level(nn.Module):
     @torch.no_grad()
     def observe(self, state: PolicyState, obs: torch.Tensor, is_first: torch.Tensor,
                 sample: bool) -> Latent:
-        """Posterior ``[B]`` for ``obs [B, ...]`` given the state before it."""
+        """Real state ``[B]`` for ``obs [B, ...]`` given the state before it."""
         return self.world_model.obs_step(state.latent, state.prev_action, obs, is_first,
                                          sample=sample)
 
     @torch.no_grad()
     def act(self, latent: Latent, goal_code: torch.Tensor | None,
             sample: bool) -> tuple[torch.Tensor, PolicyState]:
-        """One-hot action ``[B, A]`` for the posterior ``latent`` and the parent's code."""
+        """One-hot action ``[B, A]`` for the real state ``latent`` and the parent's code."""
         wm = self.world_model
         features = wm.actor_input(latent, wm.predict(latent))
-        action = self.actor_critic.act(features, sample=sample,
-                                       condition=self.condition(goal_code))
+        _, condition = self.goal_inputs(goal_code)
+        action = self.actor_critic.act(features, sample=sample, condition=condition)
         return action, PolicyState(latent, action)
+
+
+def reward_stats(rewards: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Mean and std of each source's rewards into s_1 .. s_{H-1} (those the returns use)."""
+    if not rewards:
+        return {}
+    keys = list(rewards)
+    used = torch.stack([rewards[k][1:].float() for k in keys])  # [S, H-1, N]
+    flat = used.flatten(1)
+    values = torch.stack([flat.mean(1), flat.std(1)], 1).tolist()  # one host transfer
+    out: dict[str, float] = {}
+    for key, (mean, std) in zip(keys, values, strict=True):
+        out[f"{key}_mean"], out[f"{key}_std"] = mean, std
+    return out

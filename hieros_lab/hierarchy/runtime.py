@@ -6,7 +6,8 @@
 2. Top-down: acting levels choose outputs from the top; level i's goal is the code level i+1
    holds (a fresh one when the parent acted this step). Non-acting levels hold their outputs.
 
-Each acting level yields a :class:`LevelStep` (what its replay stores). Level i acts when the
+Each acting level yields a :class:`~hieros_lab.replay.step.Step` with its action and goal (what
+its replay stores). Level i acts when the
 episode's step count is a multiple of K^i; an episode end closes every level's period (all act),
 so higher-level data always marks episode boundaries (fix of spec B7), and higher levels see the
 current lower-level latent rather than the previous one (fix of B16).
@@ -22,20 +23,7 @@ import torch
 from hieros_lab.hierarchy import schedule
 from hieros_lab.hierarchy.abstraction import Abstraction
 from hieros_lab.hierarchy.level import Level, PolicyState
-from hieros_lab.trainer.driver import Step
-
-
-@dataclass
-class LevelStep:
-    """A step of one level's stream; ``action`` ``[A]`` one-hot, ``goal`` ``[code]`` or None."""
-
-    obs: np.ndarray
-    reward: float
-    is_first: bool
-    is_last: bool
-    is_terminal: bool
-    action: np.ndarray
-    goal: np.ndarray | None
+from hieros_lab.replay.step import Step
 
 
 @dataclass
@@ -49,13 +37,15 @@ class HierarchyState:
     goals: list[torch.Tensor | None] = field(default_factory=list)
 
 
-def initial_state(levels: list[Level], k: int, intermediate: bool,
+def initial_state(levels: list[Level], abstractions: list[Abstraction],
                   device: torch.device) -> HierarchyState:
-    abstractions = [Abstraction(k, lvl.encoding_dim, intermediate=intermediate)
-                    for lvl in levels[:-1]]
+    """A fresh acting state; ``abstractions[i]`` (built with the agent) feeds level i + 1."""
+    if len(abstractions) != len(levels) - 1:
+        raise ValueError(f"{len(levels)} levels need {len(levels) - 1} abstractions, got "
+                         f"{len(abstractions)}")
     return HierarchyState(
         policy=[lvl.initial_policy_state(1, device) for lvl in levels],
-        abstractions=abstractions,
+        abstractions=[a.spawn() for a in abstractions],
         outputs=[torch.zeros(1, lvl.num_actions, device=device) for lvl in levels],
         goals=[None] * len(levels))
 
@@ -65,7 +55,7 @@ def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: int, sample: bool,
-                   device: torch.device) -> tuple[int, list[tuple[int, LevelStep]]]:
+                   device: torch.device) -> tuple[int, list[tuple[int, Step]]]:
     """Act for one env step; returns the env action and the (level, step) records to store.
 
     ``sample``: actors sample (training) or take their mode (greedy evaluation, spec §1.6).
@@ -83,7 +73,7 @@ def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: in
         if i > 0:
             higher = state.abstractions[i - 1].pop(is_last=step.is_last,
                                                    is_terminal=step.is_terminal)
-            obs, reward = higher.obs.cpu().numpy(), higher.reward
+            obs, reward = higher.obs, higher.reward
             flags = higher.is_first, higher.is_last, higher.is_terminal
         obs_t = _obs_tensor(obs, device)
         # Posterior latents are sampled in evaluation too; only the actors turn greedy there.
@@ -93,15 +83,14 @@ def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: in
         if i < len(levels) - 1:
             state.abstractions[i].push(latent.feat()[0], reward, flags[0])
         pending[i] = (np.asarray(obs), float(reward), flags)
-    records: list[tuple[int, LevelStep]] = []
+    records: list[tuple[int, Step]] = []
     for i in sorted(pending, reverse=True):  # top-down
         level = levels[i]
         goal = state.outputs[i + 1] if level.has_parent else None
         action, state.policy[i] = level.act(state.policy[i].latent, goal, sample)
         state.outputs[i] = action
         obs_i, reward_i, (first, last, terminal) = pending[i]
-        records.append((i, LevelStep(obs_i, reward_i, first, last, terminal,
-                                     action[0].cpu().numpy(),
-                                     None if goal is None else goal[0].cpu().numpy())))
+        records.append((i, Step(obs_i, reward_i, first, last, terminal, action[0].cpu().numpy(),
+                                None if goal is None else goal[0].cpu().numpy())))
     state.episode_step += 1
     return int(state.outputs[0][0].argmax()), records

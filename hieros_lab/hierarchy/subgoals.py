@@ -27,6 +27,7 @@ from torch import nn
 
 from hieros_lab.nn.distributions import UnimixCategorical
 from hieros_lab.nn.mlp import MLP
+from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
 
 
@@ -40,7 +41,7 @@ def kl_to_uniform(probs: torch.Tensor) -> torch.Tensor:
     return (probs * logq).sum(-1) + torch.log(torch.tensor(float(classes), dtype=probs.dtype))
 
 
-@gin.configurable
+@gin.register
 class SubgoalAutoencoder(nn.Module):
     """β-VAE with a categorical code: ``h [*lead, D]`` -> code ``[*lead, G*C]`` -> ``[*lead, D]``.
 
@@ -82,6 +83,7 @@ class SubgoalAutoencoder(nn.Module):
         self.decoder = MLP(code_groups * code_classes, deter_dim, units=dec_units,
                            layers=decoder_layers, act=nn.GELU)
         self._opt = Optimizer(self.parameters(), lr, eps, clip, weight_decay=weight_decay)
+        self.eval()  # train mode only inside its own loss (DESIGN §8)
 
     @property
     def code_dim(self) -> int:
@@ -132,7 +134,8 @@ class SubgoalAutoencoder(nn.Module):
 
         Spec §5.3: the level feeds the detached deter states of its imagination (H·N vectors).
         """
-        loss, metrics = self.loss(h.reshape(-1, h.shape[-1]))
+        with training(self):
+            loss, metrics = self.loss(h.reshape(-1, h.shape[-1]))
         out = self._opt.step(loss)
         return {"loss": out["loss"], "grad_norm": out["grad_norm"], **metrics}
 

@@ -30,16 +30,30 @@ import numpy as np
 import numpy.lib.format as npy
 
 from hieros_lab.replay.base import Sampler
-from hieros_lab.replay.uniform import UniformSampler
 
 #: Stored fields, in file order. ``obs`` is uint8 (images) or float32 (vectors).
 _FORMAT_VERSION = 1
 _HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
 
-@gin.configurable
+def level_capacity(capacity: int, length: int, period: int, scale_by_period: bool) -> int:
+    """Steps a level's ring holds: ``capacity`` env steps' worth, i.e. ``ceil(capacity / period)``
+    level steps (at least one window), or ``capacity`` itself when ``scale_by_period`` is off."""
+    if not scale_by_period:
+        return capacity
+    return max(length, -(-capacity // period))
+
+
+@gin.register
 class ReplayBuffer:
-    """Ring storage of ``capacity`` env steps; samples windows of ``length`` consecutive steps.
+    """Ring storage of a level's steps; samples windows of ``length`` consecutive steps.
+
+    Capacity. ``capacity`` counts env steps: a level whose step spans ``period`` = K^i env steps
+    holds ``ceil(capacity / period)`` of its own steps (at least ``length``), so every level
+    remembers the same stretch of experience (:func:`level_capacity`). ``scale_by_period =
+    False`` makes ``capacity`` the level's own step count (e.g. ``level1/ReplayBuffer.capacity =
+    5000`` with ``level1/ReplayBuffer.scale_by_period = False``). The effective value is
+    :attr:`capacity`; the run records it as a derived parameter.
 
     ``sample(B)`` returns ``obs [B, T, ...]``, one-hot ``action [B, T, A]`` float32, ``reward
     [B, T]`` float32 and bool ``is_first``/``is_last``/``is_terminal [B, T]`` with
@@ -51,11 +65,15 @@ class ReplayBuffer:
     adds a ``goal [B, T, goal_dim]`` float32 field (the parent's code at each step).
     """
 
-    def __init__(self, obs_space: gym.spaces.Box, num_actions: int, capacity: int = 1_000_000,
-                 length: int = 64, sampler: Callable[..., Sampler] = UniformSampler,
-                 seed: int = 0, action_groups: int = 1, goal_dim: int = 0) -> None:
+    def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
+                 sampler: Callable[..., Sampler], capacity: int = 1_000_000, length: int = 64,
+                 seed: int = 0, action_groups: int = 1, goal_dim: int = 0, period: int = 1,
+                 scale_by_period: bool = True) -> None:
         if not isinstance(obs_space, gym.spaces.Box):
             raise ValueError(f"ReplayBuffer needs a Box observation space, got {obs_space}")
+        if period < 1:
+            raise ValueError(f"ReplayBuffer.period must be >= 1, got {period}")
+        capacity = level_capacity(int(capacity), int(length), int(period), scale_by_period)
         if num_actions < 1 or length < 1 or capacity < length:
             raise ValueError(f"ReplayBuffer needs num_actions >= 1 and capacity >= length >= 1 "
                              f"(num_actions={num_actions}, capacity={capacity}, length={length})")

@@ -1,9 +1,11 @@
 """The ``reward_source`` and ``reward_mixer`` swap points (spec §4.2, §5.4-§5.6).
 
-A level owns a few *reward sources*, each held under a key (its role: ``"extrinsic"``,
-``"subgoal"``, ``"novelty"``) whichever registered variant implements it. Every source maps a
-:class:`RewardContext` to a reward ``[H, N]`` *into* each imagined state s_j, the semantics of
-``ActorCritic.train_step``'s ``reward_fn`` hook.
+A level's reward sources are a list (``Level.sources``), one entry per *role* (its ``key``:
+``"extrinsic"``, ``"subgoal"``, ``"novelty"``, or a new one), whichever registered variant fills
+it. The level keeps a source when the source wants that level (:meth:`RewardSource.active_at`,
+e.g. novelty only from level 1 in the paper sweep) and when the level can give it what it
+declares it needs (``needs_goal``: a parent; ``needs_autoencoder``: the level then builds one).
+Every source maps a :class:`RewardContext` to a reward ``[H, N]`` *into* each imagined state s_j.
 
 The level's *reward mixer* decides how those rewards reach the actor:
 
@@ -13,21 +15,28 @@ The level's *reward mixer* decides how those rewards reach the actor:
 * :meth:`RewardMixer.mix` turns per-critic advantages into the one advantage of the actor loss.
 
 So the paper's weighted reward sum is one head, and the authors' per-source critics with a
-weighted advantage sum are one head per source, without the actor-critic knowing which.
+weighted advantage sum are one head per source, without the actor-critic knowing which. The
+level drives the flow (imagine -> sources -> mixer -> actor-critic update); no component calls
+back into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from hieros_lab.behavior.imagination import Trajectory
 
-if TYPE_CHECKING:
-    from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """What the novelty rewards need of a subgoal autoencoder."""
+
+    def reconstruct(self, h: torch.Tensor) -> torch.Tensor:
+        """AE(h): ``[*lead, D]`` -> ``[*lead, D]`` in the space of h."""
 
 
 @dataclass
@@ -44,7 +53,7 @@ class RewardContext:
 
     traj: Trajectory
     goal: torch.Tensor | None = None
-    autoencoder: SubgoalAutoencoder | None = None
+    autoencoder: Reconstructor | None = None
 
 
 @runtime_checkable
@@ -52,7 +61,7 @@ class RewardSource(Protocol):
     """``source(ctx) -> [H, N]`` rewards into each imagined state, without gradients.
 
     Attributes:
-        key: the role it fills in a level (and the default key of its weight in a mixer).
+        key: the role it fills in a level (and the key of its weight in a mixer).
         needs_goal, needs_autoencoder: which optional parts of the context it reads; calling it
             without them raises ``ValueError``.
     """
@@ -60,6 +69,9 @@ class RewardSource(Protocol):
     key: str
     needs_goal: bool
     needs_autoencoder: bool
+
+    def active_at(self, level: int) -> bool:
+        """Whether hierarchy level ``level`` (0 = bottom) uses this source."""
 
     def __call__(self, ctx: RewardContext) -> torch.Tensor: ...
 

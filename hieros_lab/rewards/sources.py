@@ -4,15 +4,30 @@
 Each source maps a :class:`~hieros_lab.rewards.base.RewardContext` to ``[H, N]`` rewards into the
 imagined states s_0 .. s_{H-1}, computed without gradients. h = ``traj.states.deter [H, N, D]``.
 
-Paper variants (the defaults) and the authors' variants (``*_director``, ``*_official``):
+Paper variants (the defaults), the authors' variants (``*_director``, ``*_official``) and
+scale-free variants (``*_ratio``, ``*_rms``):
 
 ==================== ==================================================================
 ``extrinsic``        the world model's reward head
 ``subgoal``          paper: r_g = gᵀh / max(‖g‖, ‖h‖)
 ``subgoal_director`` authors: symlog(max(0, ĝᵀs / max(‖ĝ‖, ‖s‖)²)), s = symlog(h)
+``subgoal_ratio``    scale-free: gᵀh / max(‖g‖, ‖h‖)² in [−1, 1], 1 only at h = g
 ``novelty``          paper: ‖h − AE(h)‖₂
 ``novelty_official`` authors: symlog(mean_d (h_d − Â(h)_d)²) (bug B4 reproduced)
+``novelty_rms``      scale-free: ‖h − AE(h)‖₂ / √D
 ==================== ==================================================================
+
+Scale. The paper's r_g equals ‖g‖ for every h = c·g with c ≥ 1, so its size is the size of the
+decoded goal (about 10 for an untrained autoencoder at paper sizes) and a weight such as 0.3
+says little about its share; the paper's novelty grows with √D in the same way. The ``*_ratio``
+and ``*_rms`` variants do not depend on the scale of h, and ``subgoal_ratio`` penalises
+overshoot (h = c·g scores 1/c for c > 1). The level logs every source's mean and std in
+imagination (``level<i>/rewards/<key>_mean``), so the balance is visible in every run.
+
+Levels. Every source has ``min_level`` and ``max_level`` (None: no upper bound): the levels of
+the hierarchy that use it. The paper sweep has novelty only from level 1 (``novelty.min_level =
+1``, spec §5.1); the paper's text has the extrinsic reward only at level 0 (``extrinsic.max_level
+= 0``), the authors' code gives every level its period reward (``max_level = None``).
 
 Spaces. Our subgoal autoencoder reconstructs h itself, so a decoded goal g and AE(h) live in the
 space of h. The authors' autoencoder reconstructs symlog(h) (spec §5.3), so *their* goal and
@@ -24,12 +39,13 @@ where the authors' does, at h = g.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
 from hieros_lab.nn.distributions import symlog
 from hieros_lab.registry import register
-from hieros_lab.rewards.base import RewardContext
+from hieros_lab.rewards.base import Reconstructor, RewardContext
 
 #: Added to both norms of the max-cosine (the authors' 1e-12, spec §5.4).
 NORM_EPS = 1e-12
@@ -52,7 +68,7 @@ def _goal(ctx: RewardContext, source: str) -> torch.Tensor:
     return ctx.goal.unsqueeze(0)
 
 
-def _autoencoder(ctx: RewardContext, source: str) -> SubgoalAutoencoder:
+def _autoencoder(ctx: RewardContext, source: str) -> Reconstructor:
     if ctx.autoencoder is None:
         raise ValueError(f"reward source {source!r} needs the level's subgoal autoencoder "
                          f"(RewardContext.autoencoder)")
@@ -80,8 +96,31 @@ def director_similarity(g: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return symlog(torch.relu((g * s).sum(-1) / denom.square()))
 
 
+def ratio_similarity(g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Scale-free subgoal similarity gᵀh / max(‖g‖, ‖h‖)², ``[..., D]`` x2 -> ``[...]``.
+
+    = cos(g, h) · min(‖g‖, ‖h‖) / max(‖g‖, ‖h‖): in [−1, 1], 1 exactly at h = g ≠ 0, c for
+    h = c·g with 0 < c ≤ 1 and 1/c for c ≥ 1 (overshoot is penalised); 0 if both are 0.
+    """
+    denom = torch.maximum(g.norm(dim=-1), h.norm(dim=-1)).square().clamp_min(NORM_EPS)
+    return (g * h).sum(-1) / denom
+
+
+class LevelRange:
+    """Which levels use a source: ``min_level <= level <= max_level`` (None: no upper bound)."""
+
+    def __init__(self, min_level: int = 0, max_level: int | None = None) -> None:
+        if min_level < 0 or (max_level is not None and max_level < min_level):
+            raise ValueError(f"{type(self).__name__}: need 0 <= min_level <= max_level, got "
+                             f"min_level={min_level}, max_level={max_level}")
+        self.min_level, self.max_level = min_level, max_level
+
+    def active_at(self, level: int) -> bool:
+        return level >= self.min_level and (self.max_level is None or level <= self.max_level)
+
+
 @register("reward_source", "extrinsic")
-class ExtrinsicReward:
+class ExtrinsicReward(LevelRange):
     """Extrinsic reward: the world model's reward-head mean at each imagined state (spec §4.2)."""
 
     key, needs_goal, needs_autoencoder = "extrinsic", False, False
@@ -92,7 +131,7 @@ class ExtrinsicReward:
 
 
 @register("reward_source", "subgoal")
-class SubgoalReward:
+class SubgoalReward(LevelRange):
     """Paper subgoal reward r_g = gᵀh / max(‖g‖, ‖h‖) with the decoded subgoal g (spec §11.2)."""
 
     key, needs_goal, needs_autoencoder = "subgoal", True, False
@@ -103,7 +142,7 @@ class SubgoalReward:
 
 
 @register("reward_source", "subgoal_director")
-class DirectorSubgoalReward:
+class DirectorSubgoalReward(LevelRange):
     """Authors' subgoal reward: clamped, symlog'd max-cosine in symlog space (spec §5.4)."""
 
     key, needs_goal, needs_autoencoder = "subgoal", True, False
@@ -116,7 +155,7 @@ class DirectorSubgoalReward:
 
 
 @register("reward_source", "novelty")
-class NoveltyReward:
+class NoveltyReward(LevelRange):
     """Paper novelty: the L2 reconstruction error ‖h − AE(h)‖₂ of the subgoal AE (spec §11.3)."""
 
     key, needs_goal, needs_autoencoder = "novelty", False, True
@@ -129,7 +168,7 @@ class NoveltyReward:
 
 
 @register("reward_source", "novelty_official")
-class OfficialNoveltyReward:
+class OfficialNoveltyReward(LevelRange):
     """Authors' novelty symlog(mean_d (h − symlog AE(h))²): raw h vs a symlog-space
     reconstruction, a per-dimension mean square instead of a norm (spec §5.5, bug B4)."""
 
@@ -141,3 +180,27 @@ class OfficialNoveltyReward:
         # The authors' AE(h) approximates symlog(h); symlog(ours) approximates the same thing.
         recon = symlog(_autoencoder(ctx, "novelty_official").reconstruct(h))
         return symlog((h - recon).square().mean(-1))
+
+
+@register("reward_source", "subgoal_ratio")
+class RatioSubgoalReward(LevelRange):
+    """Scale-free subgoal reward gᵀh / max(‖g‖, ‖h‖)²: bounded, penalises overshoot."""
+
+    key, needs_goal, needs_autoencoder = "subgoal", True, False
+
+    @torch.no_grad()
+    def __call__(self, ctx: RewardContext) -> torch.Tensor:
+        return ratio_similarity(_goal(ctx, "subgoal_ratio"), _deter(ctx))
+
+
+@register("reward_source", "novelty_rms")
+class RmsNoveltyReward(LevelRange):
+    """Scale-free novelty ‖h − AE(h)‖₂ / √D: the root-mean-square reconstruction error."""
+
+    key, needs_goal, needs_autoencoder = "novelty", False, True
+
+    @torch.no_grad()
+    def __call__(self, ctx: RewardContext) -> torch.Tensor:
+        h = _deter(ctx)
+        recon = _autoencoder(ctx, "novelty_rms").reconstruct(h)
+        return (h - recon).norm(dim=-1) / math.sqrt(h.shape[-1])

@@ -69,6 +69,9 @@ class SequenceModel(Protocol):
     stoch_groups: int
     stoch_classes: int
     deter_dim: int
+    #: False for a deterministic latent (z = raw logits, the ``no_stoch`` ablation of spec §8):
+    #: the world model then swaps its KL terms for squared errors between the logits (§2.5).
+    stochastic: bool
 
     @property
     def feat_dim(self) -> int:

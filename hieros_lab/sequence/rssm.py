@@ -77,7 +77,12 @@ class RSSMSequence(nn.Module):
         hidden: width of the input layer and of the prior/posterior heads.
         stoch_groups, stoch_classes: G categoricals of C classes (32 x 32).
         unimix: uniform mix of the latent categoricals (spec §2.3).
+
+    Always stochastic (``stochastic = True``): the authors' RSSM ignores ``dyn_stochasticity``
+    (spec §8).
     """
+
+    stochastic = True
 
     def __init__(self, embed_dim: int, action_dim: int, deter_dim: int = 256, hidden: int = 256,
                  stoch_groups: int = 32, stoch_classes: int = 32, unimix: float = 0.01) -> None:

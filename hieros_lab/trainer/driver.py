@@ -1,30 +1,20 @@
 """Steps one gymnasium env with a policy and reports finished episodes.
 
 The driver turns gymnasium's (obs, reward, terminated, truncated) into the replay's step format
-(spec §6.1): step t holds o_t, the reward that arrived with o_t, is_first / is_last /
-is_terminal, and the action the agent chose after seeing o_t (written when it is chosen).
+(spec §6.1, :class:`~hieros_lab.replay.step.Step`): step t holds o_t, the reward that arrived
+with o_t and is_first / is_last / is_terminal. The policy sees each step once and returns the
+env action; what the agent stores is its own business (one call, no observe hook).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-
-@dataclass
-class Step:
-    """One env step as stored in replay (the action is filled in once chosen)."""
-
-    obs: np.ndarray
-    reward: float
-    is_first: bool
-    is_last: bool
-    is_terminal: bool
-    action: int = -1
+from hieros_lab.replay.step import Step
 
 
 @dataclass
@@ -37,7 +27,7 @@ class Episode:
 
 @dataclass
 class Driver:
-    """Runs ``env`` one step at a time: ``policy(step) -> action``; ``on_step(step)`` per step."""
+    """Runs ``env`` one step at a time with ``policy(step) -> env action``."""
 
     env: gym.Env
     seed: int
@@ -53,19 +43,20 @@ class Driver:
         self._score, self._length = 0.0, 0
         return Step(np.asarray(obs), 0.0, True, False, False)
 
-    def step(self, policy: Callable[[Step], int],
-             on_step: Callable[[Step], Any] | None = None) -> Episode | None:
-        """Act once. Returns the finished :class:`Episode` when this step ended one."""
+    def step(self, policy: Callable[[Step], int]) -> Episode | None:
+        """Act once. Returns the finished :class:`Episode` when this step ended one.
+
+        The policy also sees the last step of an episode (``is_last``): its action is not
+        executed, but the agent stores the step (spec §6.1).
+        """
         if self._current is None:
             self._current = self._reset()
         current = self._current
-        current.action = int(policy(current))
-        if on_step is not None:
-            on_step(current)
+        action = int(policy(current))
         if current.is_last:
             self._current = None
             return Episode(self._score, self._length)
-        obs, reward, terminated, truncated, _ = self.env.step(current.action)
+        obs, reward, terminated, truncated, _ = self.env.step(action)
         self.env_steps += 1
         self._score += float(reward)
         self._length += 1

@@ -1,20 +1,36 @@
 """Greedy evaluation on a separate env with its own policy state (fix of spec §1.6: evaluation
-never touches the training policy's memory)."""
+never touches the training policy's memory).
+
+Evaluation also has its own random stream: it runs under a forked torch RNG seeded with
+``seed``, so the latents it samples neither depend on nor change the training stream. Training
+results therefore do not depend on how often one evaluates, and an evaluation from the same
+weights and env state is reproducible (DESIGN §8, "Modes").
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from hieros_lab.trainer.driver import Driver, Step
+from hieros_lab.replay.step import Step
+from hieros_lab.trainer.driver import Driver
 
 
-def evaluate(driver: Driver, agent, episodes: int,
+def evaluate(driver: Driver, agent, episodes: int, seed: int = 0,
              picture_step: int = 16) -> tuple[dict[str, float], np.ndarray | None]:
-    """Run ``episodes`` greedy episodes.
+    """Run ``episodes`` greedy episodes with torch's RNG forked and seeded with ``seed``.
 
     Returns mean/std/min/max score and mean length, and the agent's subgoal picture taken at
     step ``picture_step`` of the first episode (or its last step), if the agent makes one.
     """
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return _episodes(driver, agent, episodes, picture_step)
+
+
+def _episodes(driver: Driver, agent, episodes: int,
+              picture_step: int) -> tuple[dict[str, float], np.ndarray | None]:
     scores: list[float] = []
     lengths: list[int] = []
     state = None

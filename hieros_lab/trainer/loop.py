@@ -74,7 +74,7 @@ class Trainer:
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
-                 agent: Callable[..., Agent] = Agent, steps: int = 100_000,
+                 agent: Callable[..., Agent], steps: int = 100_000,
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
                  device: str = "auto") -> None:
@@ -158,7 +158,7 @@ class Trainer:
         try:
             while self.step < self.steps:
                 before = self.driver.env_steps
-                episode = self.driver.step(self.agent.train_act, self.agent.observe)
+                episode = self.driver.step(self.agent.step)
                 if episode is not None:
                     self.episodes += 1
                     tracker.log_metrics({keys.EPISODE_SCORE: episode.score,
@@ -198,7 +198,8 @@ class Trainer:
         if self.eval_driver is None:
             seed = self.seed + EVAL_SEED_OFFSET
             self.eval_driver = Driver(self.env_factory(seed=seed), seed)
-        result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes)
+        result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
+                                   seed=self.seed + EVAL_SEED_OFFSET + self.step)
         tracker.log_metrics({f"eval/{k}": v for k, v in result.items()}, self.step)
         if picture is not None:
             tracker.log_image(picture, f"{keys.SUBGOALS}/step_{self.step:09d}.png")

@@ -6,6 +6,16 @@ decoder follow the observation space (CNN for uint8 images, symlog MLP for vecto
 Replay batches are dicts of ``[B, T, ...]`` tensors where ``action[:, t]`` is the action chosen
 *after* seeing ``obs[:, t]``. :func:`shift_actions` turns them into the ``prev_action`` the
 sequence model expects, which is the correct alignment (fix of bug B1, spec §2.3/§9).
+
+Real states and the actor's entropy input. The actor input carries the entropy of a latent
+distribution (spec §2.4). At imagined states that is the prior's. At *real* states (acting, and
+the imagination starts of training) the world model has a posterior and a prior, and
+:meth:`WorldModel.real_state` is the one definition both paths use: it keeps the posterior's z
+and h and takes ``Latent.logits`` from the bound ``entropy_input`` (kind ``entropy_input``):
+``prior_entropy`` (the paper's H(p(z|m)), default) or ``posterior_entropy`` (the authors' code).
+
+Modes. The world model is in eval mode except while its loss is computed (dropout off in
+imagination, acting and evaluation; spec §1.5).
 """
 
 from __future__ import annotations
@@ -20,7 +30,9 @@ from torch import nn
 
 from hieros_lab.envs.base import is_image_space
 from hieros_lab.nn.distributions import symexp, symlog
+from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
+from hieros_lab.registry import register
 from hieros_lab.sequence.base import Latent, SequenceModel
 from hieros_lab.world_model import losses
 from hieros_lab.world_model.decoder import ConvDecoder, MLPDecoder
@@ -28,6 +40,22 @@ from hieros_lab.world_model.encoder import ConvEncoder, MLPEncoder
 from hieros_lab.world_model.heads import ContinueHead, RewardHead
 
 Batch = dict[str, torch.Tensor]
+#: ``(post, prior) -> logits [*lead, G, C]`` whose entropy the actor sees at a real state.
+EntropyInput = Callable[[Latent, Latent], torch.Tensor]
+
+
+@register("entropy_input", "prior_entropy")
+def prior_entropy(post: Latent, prior: Latent) -> torch.Tensor:
+    """Paper: H(p(z|m)) at real states, as at imagined ones (the prior's logits)."""
+    del post
+    return prior.logits
+
+
+@register("entropy_input", "posterior_entropy")
+def posterior_entropy(post: Latent, prior: Latent) -> torch.Tensor:
+    """Authors' code: H(q(z|o)) at real states (the posterior's logits; spec §2.4, §11.5)."""
+    del prior
+    return post.logits
 
 
 def shift_actions(action: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
@@ -50,7 +78,7 @@ def latent_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum((-2, -1))
 
 
-@gin.configurable
+@gin.register
 class WorldModel(nn.Module):
     """Encoder, sequence model, decoder and heads, trained with one optimiser (spec §2.5, §7.1).
 
@@ -58,6 +86,7 @@ class WorldModel(nn.Module):
         obs_space: uint8 ``(H, W, C)`` image Box (CNN) or float ``(D,)`` vector Box (MLP).
         num_actions: A, size of the one-hot action.
         sequence: factory of the sequence model, called as ``sequence(embed_dim=E, action_dim=A)``.
+        entropy_input: which distribution's entropy the actor sees at real states.
         cnn_depth, min_res: CNN width and final resolution (24, 4 -> embed 3072 at 64x64).
         mlp_units, mlp_layers: vector encoder/decoder width and depth.
         head_units, head_layers, reward_bins: reward/continue head sizes.
@@ -66,7 +95,8 @@ class WorldModel(nn.Module):
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
-                 sequence: Callable[..., SequenceModel], cnn_depth: int = 24, min_res: int = 4,
+                 sequence: Callable[..., SequenceModel], entropy_input: EntropyInput,
+                 cnn_depth: int = 24, min_res: int = 4,
                  mlp_units: int = 512, mlp_layers: int = 2, head_units: int = 256,
                  head_layers: int = 2, reward_bins: int = 255, kl_dyn: float = 0.5,
                  kl_rep: float = 0.1, free_nats: float = 1.0, lr: float = 1e-4,
@@ -89,8 +119,10 @@ class WorldModel(nn.Module):
         self.reward = RewardHead(feat_dim, head_units, head_layers, reward_bins)
         self.cont = ContinueHead(feat_dim, head_units, head_layers)
         self.kl_dyn, self.kl_rep, self.free_nats = kl_dyn, kl_rep, free_nats
+        self.entropy_input = entropy_input
         self._opt = Optimizer(self.parameters(), lr=lr, eps=eps, clip=clip, warmup=warmup,
                               weight_decay=weight_decay)
+        self.eval()  # train mode only inside its own loss (DESIGN §8)
 
     def optimizers(self) -> dict[str, Optimizer]:
         return {"world_model": self._opt}
@@ -131,10 +163,9 @@ class WorldModel(nn.Module):
             obs_key, obs_term = "obs_loss", losses.vector_loss(pred, batch["obs"])
         rew = losses.reward_loss(self.reward(feat), batch["reward"])
         cont = losses.cont_loss(self.cont(feat), batch["is_terminal"])
-        # no_stoch (spec §2.5, §8): sequence models without a ``stochastic`` attribute are
-        # stochastic; deterministic ones get logit squared errors, "kl" then reports that error.
-        balance = (losses.kl_balance if getattr(self.sequence, "stochastic", True)
-                   else losses.logit_mse_balance)
+        # no_stoch (spec §2.5, §8): deterministic latents get logit squared errors; "kl" then
+        # reports that error.
+        balance = losses.kl_balance if self.sequence.stochastic else losses.logit_mse_balance
         dyn, rep, kl = balance(post.logits, prior.logits, self.free_nats)
         total = obs_term + rew + cont + self.kl_dyn * dyn + self.kl_rep * rep
         with torch.no_grad():
@@ -151,18 +182,19 @@ class WorldModel(nn.Module):
 
     def train_step(self, batch: Batch) -> tuple[Latent, Latent, dict[str, float]]:
         """One optimiser step on ``batch``; returns detached ``post``, ``prior`` ``[B, T]``."""
-        total, post, prior, metrics = self.loss(batch)
+        with training(self):
+            total, post, prior, metrics = self.loss(batch)
         metrics.update(self._opt.step(total))
         return post.detach(), prior.detach(), metrics
 
-    def start_states(self, post: Latent, prior: Latent) -> Latent:
-        """Imagination starts ``[N = B*T]``: detached posteriors whose ``logits`` are the prior's.
+    def real_state(self, post: Latent, prior: Latent) -> Latent:
+        """The state of a real (observed) step, ``[*lead]``: the posterior's z, h and memory with
+        ``logits`` from ``entropy_input`` (the actor's entropy input; see the module doc)."""
+        return dataclasses.replace(post, logits=self.entropy_input(post, prior))
 
-        The actor input's entropy then is the prior entropy H(p(z|m)) as the paper writes
-        (spec §2.4); the authors' code used the posterior entropy at start states.
-        """
-        return dataclasses.replace(post.detach().flatten(2),
-                                   logits=prior.logits.detach().flatten(0, 1))
+    def start_states(self, post: Latent, prior: Latent) -> Latent:
+        """Imagination starts ``[N = B*T]``: the detached :meth:`real_state` of every position."""
+        return self.real_state(post.detach(), prior.detach()).flatten(2)
 
     # ----------------------------------------------------------------------------- acting
     def initial(self, batch: int) -> Latent:
@@ -171,12 +203,12 @@ class WorldModel(nn.Module):
 
     def obs_step(self, state: Latent, prev_action: torch.Tensor, obs: torch.Tensor,
                  is_first: torch.Tensor, sample: bool = True) -> Latent:
-        """Posterior ``[B]`` after ``obs [B, ...]`` given ``state [B]``, ``prev_action [B, A]``,
-        ``is_first [B]`` (state reset and action zeroed there)."""
+        """:meth:`real_state` ``[B]`` after ``obs [B, ...]`` given ``state [B]``, ``prev_action
+        [B, A]``, ``is_first [B]`` (state reset and action zeroed there)."""
         embed = self.embed(obs)
-        post, _ = self.sequence.obs_step(state, prev_action.to(embed.dtype), embed,
-                                         is_first.bool(), sample)
-        return post
+        post, prior = self.sequence.obs_step(state, prev_action.to(embed.dtype), embed,
+                                             is_first.bool(), sample)
+        return self.real_state(post, prior)
 
     def img_step(self, state: Latent, prev_action: torch.Tensor, sample: bool = True) -> Latent:
         """Prior ``[N]`` one step after ``state [N]`` with ``prev_action [N, A]``."""

@@ -33,7 +33,7 @@ def _fill(buffer: ReplayBuffer, start: int, stop: int) -> None:
 
 
 def _make(capacity: int = 100, length: int = 5, seed: int = 0) -> ReplayBuffer:
-    return ReplayBuffer(VEC, A, capacity=capacity, length=length, seed=seed)
+    return ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=capacity, length=length, seed=seed)
 
 
 def _check_windows(batch: dict[str, np.ndarray], length: int) -> np.ndarray:
@@ -108,7 +108,7 @@ def test_sampler_gets_size_and_item_capacity():
 
 def test_image_obs_stay_uint8():
     space = gym.spaces.Box(0, 255, (4, 4, 3), np.uint8)
-    buffer = ReplayBuffer(space, 2, capacity=10, length=3)
+    buffer = ReplayBuffer(space, 2, sampler=UniformSampler, capacity=10, length=3)
     for c in range(5):
         buffer.add(np.full((4, 4, 3), 50 * c, np.uint8), 0, 0.0, c == 0, False, False)
     obs = buffer.sample(4)["obs"]
@@ -125,7 +125,7 @@ def test_invalid_inputs_raise():
     with pytest.raises(ValueError, match="action"):
         buffer.add(np.zeros(1, np.float32), A, 0.0, True, False, False)
     with pytest.raises(ValueError):
-        ReplayBuffer(VEC, A, capacity=2, length=3)
+        ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=2, length=3)
 
 
 def _sequence(buffer: ReplayBuffer, rounds: int = 4) -> list[np.ndarray]:
@@ -208,7 +208,7 @@ def test_state_dict_round_trip():
 
 def test_gin_binding_selects_the_sampler():
     gin.parse_config("ReplayBuffer.sampler = @uniform\nReplayBuffer.capacity = 77")
-    buffer = ReplayBuffer(VEC, A, length=4, seed=6)
+    buffer = ReplayBuffer(VEC, A, sampler=UniformSampler, length=4, seed=6)
     assert buffer.capacity == 77 and isinstance(buffer.sampler, UniformSampler)
 
 
@@ -223,7 +223,7 @@ def _rss_bytes() -> int | None:
 def test_atari_size_buffer_allocates_lazily():
     space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     before = _rss_bytes()
-    buffer = ReplayBuffer(space, 6, capacity=100_000, length=64)
+    buffer = ReplayBuffer(space, 6, sampler=UniformSampler, capacity=100_000, length=64)
     after_alloc = _rss_bytes()
     step = 64 * 64 * 3 + 4 + 4 + 3  # obs + int32 action + float32 reward + 3 bool flags
     assert buffer.nbytes == 0
@@ -242,7 +242,7 @@ def test_atari_size_buffer_allocates_lazily():
 
 def test_code_actions_and_goals_round_trip(tmp_path):
     space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
-    buf = ReplayBuffer(space, num_actions=12, capacity=50, length=4, action_groups=3, goal_dim=6)
+    buf = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4, action_groups=3, goal_dim=6)
     rng = np.random.default_rng(0)
     codes, goals = [], []
     for t in range(20):
@@ -258,7 +258,7 @@ def test_code_actions_and_goals_round_trip(tmp_path):
     assert np.array_equal(out["goal"][0], np.stack([goals[t] for t in steps]))
     assert out["action"].shape == (1, 4, 12) and out["goal"].dtype == np.float32
     buf.save(tmp_path / "r.bin")
-    other = ReplayBuffer(space, num_actions=12, capacity=50, length=4, action_groups=3,
+    other = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4, action_groups=3,
                          goal_dim=6)
     other.load(tmp_path / "r.bin")
     assert np.array_equal(other.gather(np.array([3]))["goal"], out["goal"])
@@ -266,8 +266,8 @@ def test_code_actions_and_goals_round_trip(tmp_path):
 
 def test_goal_is_required_iff_configured():
     space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-    buf = ReplayBuffer(space, num_actions=4, capacity=10, length=2, action_groups=2, goal_dim=3)
+    buf = ReplayBuffer(space, num_actions=4, sampler=UniformSampler, capacity=10, length=2, action_groups=2, goal_dim=3)
     with pytest.raises(ValueError, match="goal"):
         buf.add(np.zeros(2, np.float32), np.array([1, 0, 0, 1.0]), 0.0, True, False, False)
     with pytest.raises(ValueError, match="groups"):
-        ReplayBuffer(space, num_actions=5, capacity=10, length=2, action_groups=2)
+        ReplayBuffer(space, num_actions=5, sampler=UniformSampler, capacity=10, length=2, action_groups=2)

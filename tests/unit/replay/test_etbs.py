@@ -135,7 +135,7 @@ def test_bad_temperature_through_gin_names_the_binding():
                                                                 OfficialEtbsSampler)])
 def test_gin_file_selects_the_sampler(name, cls):
     config.parse([f"replay/{name}.gin"], [f"{name}.temperature = 0.5"], finalize=False)
-    buffer = ReplayBuffer(VEC, 3, capacity=50, length=4)
+    buffer = ReplayBuffer(VEC, 3, sampler=UniformSampler, capacity=50, length=4)
     assert type(buffer.sampler) is cls and buffer.sampler.temperature == 0.5
     for t in range(30):
         buffer.add(np.full(2, t, np.float32), 0, 0.0, t == 0, False, False)
