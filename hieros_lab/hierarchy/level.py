@@ -102,6 +102,7 @@ class Level(nn.Module):
         self.actor_critic = actor_critic(
             input_dim=self.world_model.actor_input_dim, num_actions=num_actions,
             heads=self.mixer.heads(), condition_dim=condition, action_groups=action_groups)
+        self.eval()  # every part is in train mode only inside its own loss (DESIGN §8)
 
     @property
     def code_dim(self) -> int:

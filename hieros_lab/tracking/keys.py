@@ -51,5 +51,6 @@ SEED = "seed"
 # -- artifacts -----------------------------------------------------------------------------------
 OPERATIVE_CONFIG = "config/operative_config.gin"
 COMMAND = "config/command.txt"
+INACTIVE_BINDINGS = "config/inactive_bindings.txt"  # bindings of components the run never built
 ERROR = "error/traceback.txt"
 SUBGOALS = "subgoals"  # directory of subgoal pictures: observation | decoded goal per level

@@ -51,6 +51,9 @@ class RunSpec:
     extra_bindings: list[str] = field(default_factory=list)
     parent_run_id: str | None = None  # a sweep's parent run: this run is nested under it
     tags: dict[str, str] = field(default_factory=dict)  # e.g. ablation/arm/game/seed of a sweep
+    #: Bindings of registered components this run never built (e.g. ``rssm.*`` in an S5 run),
+    #: filled after the build and logged as ``config/inactive_bindings.txt``.
+    inactive_bindings: list[str] = field(default_factory=list)
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,9 +116,12 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
             operative = config.operative_config()
             (run_dir / "operative_config.gin").write_text(operative)
             if not resume:
-                tracker.log_params(flatten_gin_params(operative))
+                tracker.log_params({**flatten_gin_params(operative),
+                                    **trainer.agent.derived_params()})
                 tracker.log_text(operative, keys.OPERATIVE_CONFIG)
                 tracker.log_text(spec.command + "\n", keys.COMMAND)
+                tracker.log_text("".join(f"{b}\n" for b in spec.inactive_bindings),
+                                 keys.INACTIVE_BINDINGS)
             levels = str(trainer.agent.num_levels)
             tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
                               keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
