@@ -6,9 +6,11 @@ from pathlib import Path
 
 import gin
 import pytest
+from mlflow.tracking import MlflowClient
 
-from hieros_lab import config
+from hieros_lab import cli, config
 from hieros_lab.binding_usage import MACRO, Reason, Unused, unused_bindings
+from hieros_lab.trainer.session import RunSpec, run_training
 
 # -- the pure rule, on synthetic dicts --------------------------------------------------------
 WM = "pkg.WorldModel"
@@ -148,3 +150,35 @@ def test_unbuilt_component_and_configurable_are_inactive(tmp_path):
     assert inactive[0].startswith(f"{path}:1: rssm.hidden: inactive: component sequence 'rssm'")
     assert inactive[1].startswith(f"{path}:2: NeverBuilt.depth: inactive:")
     assert inactive[2].startswith(f"{path}:3: macro SPARE: inactive:")
+
+
+# -- the shipped presets and the CLI ---------------------------------------------------------
+GIN = config.GIN_DIR
+PRESETS = sorted(str(p.relative_to(GIN)) for p in (GIN / "presets").glob("*.gin"))
+FAST = ("Trainer.steps = 2", "Trainer.tracker = @null", "Trainer.train_ratio = 64.0",
+        "Trainer.eval_every = 0", "Trainer.eval_episodes = 1", "Trainer.checkpoint_every = 0",
+        "Trainer.device = 'cpu'")
+RUNS = [("debug.gin",)] + [(p, "scale/tiny.gin", "envs/fake.gin") for p in PRESETS] + [
+    ("presets/hieros.gin", "hierarchy/levels_1.gin", "scale/tiny.gin", "envs/fake.gin")]
+
+
+@pytest.mark.parametrize("files", RUNS, ids="+".join)
+def test_every_preset_trains_without_an_unused_binding(files, tmp_path):
+    spec = RunSpec(list(files), list(FAST), "test")
+    run_training(spec, tmp_path / "run", resume=False, progress=False)
+    assert all(": inactive: " in line for line in spec.inactive_bindings)
+    if "hierarchy/levels_1.gin" in files:  # a 3-level preset's autoencoder sizes, one level
+        assert any("SubgoalAutoencoder.code_groups" in line for line in spec.inactive_bindings)
+
+
+def test_cli_binding_for_a_missing_level_exits_2_before_any_run(tmp_path, mlflow_uri,
+                                                                monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["train", "--no_progress", "--gin_file", "debug.gin", "--run_dir", "run",
+                     "--gin_binding", "level5/WorldModel.lr = 0.1"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "level5/WorldModel.lr" in err[0] and "--gin_binding" in err[0], err
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    exp = client.get_experiment_by_name("hieros_lab")
+    assert exp is None or not client.search_runs([exp.experiment_id])
