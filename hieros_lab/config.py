@@ -19,6 +19,9 @@ from typing import Any
 import gin
 import gin.config as gin_config
 
+from hieros_lab import registry
+from hieros_lab.binding_usage import Reason, Unused, unused_bindings
+
 #: The repository's gin directory; file names are also looked up relative to it.
 GIN_DIR = Path(__file__).resolve().parent.parent / "gin"
 
@@ -139,17 +142,53 @@ def _accepts(hint: Any, value: Any) -> bool | None:
     return None
 
 
+def _written_lines(paths: Sequence[Path]) -> list[tuple[Path, int, str]]:
+    """Every line of ``paths`` in gin's parse order, each ``include`` expanded in place."""
+    out: list[tuple[Path, int, str]] = []
+    seen: set[Path] = set()
+
+    def read(path: Path) -> None:
+        if path in seen or not path.is_file():
+            return
+        seen.add(path)
+        for num, line in enumerate(path.read_text().splitlines(), 1):
+            out.append((path, num, line))
+            included = _INCLUDE.match(line)
+            if included:
+                name = included.group(1)
+                found = [c for c in (Path(name), GIN_DIR / name) if c.is_file()]
+                if found:
+                    read(found[0].resolve())
+
+    for path in paths:
+        read(Path(path))
+    return out
+
+
+_INCLUDE = re.compile(r"""^\s*include\s+['"](.+?)['"]""")
+
+
 def _find_location(selector: str, param: str, paths: Sequence[Path],
-                   bindings: Sequence[str]) -> str:
-    name = selector.rsplit(".", 1)[-1]
-    pattern = re.compile(rf"(^|[/\s.]){re.escape(name)}\.{re.escape(param)}\s*=")
-    for binding in bindings:
+                   bindings: Sequence[str], scope: str = "") -> str:
+    """Where ``scope/selector.param`` was last assigned: ``--gin_binding '...'`` or file:line.
+
+    Bindings are searched first (gin applies them after the files), then the files with their
+    includes, last line first: the last assignment is the one gin keeps. ``selector`` may be a
+    full gin selector (the file may spell it shorter or longer); a macro is ``(NAME, gin.macro)``.
+    """
+    if selector == "gin.macro":
+        target = re.escape(scope)
+    else:
+        name = re.escape(selector.rsplit(".", 1)[-1])
+        scoped = f"{re.escape(scope)}/" if scope else ""
+        target = rf"{scoped}(?:[\w.]+\.)?{name}\.{re.escape(param)}"
+    pattern = re.compile(rf"^\s*{target}\s*=", re.MULTILINE)
+    for binding in reversed(bindings):
         if pattern.search(binding):
             return f"--gin_binding {binding!r}"
-    for path in reversed(paths):
-        for num, line in enumerate(path.read_text().splitlines(), 1):
-            if pattern.search(line):
-                return f"{path}:{num}"
+    for path, num, line in reversed(_written_lines(paths)):
+        if pattern.search(line):
+            return f"{path}:{num}"
     return "config"
 
 
@@ -170,11 +209,89 @@ def validate_types(paths: Sequence[Path] = (), bindings: Sequence[str] = ()) -> 
                 continue  # references and macros are resolved later
             ok = _accepts(hints[param], value)
             if ok is False:
-                where = _find_location(selector, param, paths, bindings)
+                where = _find_location(selector, param, paths, bindings, scope)
                 prefix = f"{scope}/" if scope else ""
                 raise ConfigError(
                     f"{where}: {prefix}{selector.rsplit('.', 1)[-1]}.{param} = {value!r}: "
                     f"expected {_hint_name(hints[param])}, got {type(value).__name__}")
+
+
+def check_unused_bindings(paths: Sequence[Path] = (), bindings: Sequence[str] = ()) -> list[str]:
+    """After the object graph is built: a binding that had no effect is a :class:`ConfigError`.
+
+    Compares gin's parsed bindings with its operative config (the rules are in
+    :mod:`hieros_lab.binding_usage`). Two cases are errors, because the configurable WAS built
+    and the binding still did not reach it, which is always a mistake (a typo'd or wrong scope, a
+    value the code hard-wires):
+
+    * the selector is called somewhere, but never inside the binding's scope
+      (``level5/WorldModel.lr`` in a 3-level agent), or only more specific scopes' bindings of
+      the parameter ever apply (``WorldModel.lr`` next to ``level0/WorldModel.lr``, one level);
+    * every call in the binding's scope passes the parameter explicitly (``uniform.seed``: the
+      replay buffer passes the seed), so gin drops the binding.
+
+    Bindings of a selector that is never called at all are INACTIVE, not errors: the graph is
+    conditional (RSSM or S5, 1..N levels, novelty from level k) and shared files legitimately
+    bind parts a given run does not build (``rssm.deter_dim`` of scale/tiny.gin in an S5 run,
+    ``SubgoalAutoencoder.*`` of presets/hieros.gin plus hierarchy/levels_1.gin). Since nothing
+    tells such a line apart from a binding of a part the user forgot to enable, this is the one
+    kind of unused binding that passes. Likewise a macro that is never evaluated, and
+    configurables built only later, during training (``Abstraction``), which this check, run
+    right after building, sees as not built. Limitation: a level-scoped binding
+    (``level2/...``) in a file shared by runs with fewer levels is a wrong-scope error.
+
+    Returns the inactive bindings as one-line ``where: binding: why`` strings (for the record);
+    raises ConfigError naming the first error's binding, where it was written, and why.
+    """
+    kinds = {f"{kind}.{name}": kind for kind in registry.kinds() for name in registry.entries(kind)}
+    inactive, errors = [], []
+    for item in unused_bindings(gin_config._CONFIG, gin_config._OPERATIVE_CONFIG):
+        where = _find_location(item.selector, item.param, paths, bindings, item.scope)
+        line = f"{where}: {_unused_label(item)}: {_unused_reason(item, kinds)}"
+        (inactive if item.reason.inactive else errors).append(line)
+    if errors:
+        more = f" (and {len(errors) - 1} more unused binding(s))" if len(errors) > 1 else ""
+        raise ConfigError(errors[0] + more)
+    return inactive
+
+
+def _short(selector: str) -> str:
+    """The shortest unambiguous spelling of a registered selector ('WorldModel', 's5')."""
+    try:
+        return gin_config._REGISTRY.minimal_selector(selector)
+    except KeyError:
+        return selector
+
+
+def _unused_label(item: Unused) -> str:
+    if item.selector == "gin.macro":
+        return f"macro {item.scope}"
+    scope = f"{item.scope}/" if item.scope else ""
+    return f"{scope}{_short(item.selector)}.{item.param}"
+
+
+def _scope_list(scopes: Sequence[str]) -> str:
+    return ", ".join(repr(s) if s else "the top level" for s in scopes)
+
+
+def _unused_reason(item: Unused, kinds: dict[str, str]) -> str:
+    """Why ``item`` had no effect, in words, naming the scopes involved."""
+    short = _short(item.selector)
+    if item.reason is Reason.NOT_BUILT and item.selector in kinds:
+        return f"inactive: component {kinds[item.selector]} {short!r} is not used in this run"
+    if item.reason is Reason.NOT_BUILT:
+        return f"inactive: {short} is not built in this run (checked once the graph is built)"
+    if item.reason is Reason.MACRO_UNUSED:
+        return "inactive: the macro is never evaluated in this run"
+    if item.reason is Reason.WRONG_SCOPE:
+        return (f"{short} is never called in scope {item.scope!r} (only in "
+                f"{_scope_list(item.scopes)}), so the binding has no effect")
+    if item.reason is Reason.CALLER:
+        return (f"the caller of {short} passes {item.param} explicitly (in "
+                f"{_scope_list(item.scopes)}), so the binding has no effect")
+    winners = ", ".join(f"{s}/{short}.{item.param}" if s else f"{short}.{item.param}"
+                        for s in item.scopes)
+    return f"{winners} overrides it wherever {short} is called, so the binding has no effect"
 
 
 def _hint_name(hint: Any) -> str:

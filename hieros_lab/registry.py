@@ -6,6 +6,8 @@ A component is a plain class (or factory function). Registering it
 * records it under ``kind -> name`` so that the CLI can list it, the contract tests can be
   parametrized over it, and the trainer can tag MLflow runs with the registered name.
 
+A name is unique across all kinds, so ``@name`` and ``name.param`` are never ambiguous.
+
 Registration does not change the class: direct Python construction ignores gin bindings, which
 keeps unit tests independent of any parsed config. Only objects built through gin references
 receive bindings.
@@ -74,6 +76,13 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
             raise ValueError(f"cannot infer a registry name for {target!r}")
         if reg_name in _TABLE[kind]:
             raise ValueError(f"{kind} component {reg_name!r} is already registered")
+        # One name, one component: `@name` in gin (and the CLI's listing) must not depend on
+        # which kind's module happened to be imported last.
+        other = next((k for k, table in _TABLE.items() if reg_name in table), None)
+        if other is not None:
+            raise ValueError(f"{kind} component {reg_name!r}: the name is already registered "
+                             f"as a {other} component (names are unique across kinds: "
+                             f"{other}, {kind})")
         # Functions keep the attribute through gin's functools.wraps (it copies __dict__).
         setattr(target, COMPONENT_ATTR, (kind, reg_name))
         gin.register(reg_name, module=kind)(target)

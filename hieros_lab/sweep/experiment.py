@@ -18,11 +18,15 @@ and/or bindings), run on ``games`` x ``seeds`` (spec §8). Format::
 
     [scale.cpu]                            # `--scale cpu`: tiny budget and model
     steps = 1000
-    bindings = ["Agent.batch_size = 4", ...]
+    gin_files = ["scale/tiny.gin"]         # the shared tiny model sizes
+    bindings = ["Trainer.train_ratio = 16.0", ...]  # budget settings the sizes file leaves out
 
-Gin order of one child: files = base + arm files + scale files; bindings = common + scale + arm
-bindings (an arm's delta wins over the scale's sizes) + game + seed + steps + the MLflow
-experiment. :func:`load` validates EVERY arm by parsing that full config (without finalizing), so
+Gin order of one child: files = base + arm files + scale files, then bindings = common + scale +
+arm bindings + game + seed + steps + the MLflow experiment; the last assignment wins. So the
+scale's files (the tiny sizes) win over the base's and an arm's files (``sequence/rssm.gin``'s
+full-size RSSM becomes tiny), while every binding, an arm's delta included, wins over any file
+(an arm's ``s5.model_dim = 32`` survives ``scale/tiny.gin``), and an arm's bindings win over the
+scale's. :func:`load` validates EVERY arm by parsing that full config (without finalizing), so
 a bad line, unknown preset or component, duplicate arm or unknown game is one
 :class:`~hieros_lab.config.ConfigError` naming the TOML file (and line) before anything runs.
 """

@@ -51,8 +51,8 @@ class RunSpec:
     extra_bindings: list[str] = field(default_factory=list)
     parent_run_id: str | None = None  # a sweep's parent run: this run is nested under it
     tags: dict[str, str] = field(default_factory=dict)  # e.g. ablation/arm/game/seed of a sweep
-    #: Bindings of registered components this run never built (e.g. ``rssm.*`` in an S5 run),
-    #: filled after the build and logged as ``config/inactive_bindings.txt``.
+    #: Bindings of parts this run never built (e.g. ``rssm.*`` in an S5 run), recomputed by
+    #: config.check_unused_bindings at every start and logged as ``config/inactive_bindings.txt``.
     inactive_bindings: list[str] = field(default_factory=list)
 
     def save(self, run_dir: Path) -> None:
@@ -85,7 +85,8 @@ def git_sha() -> str:
 
 def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = True) -> dict:
     """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists."""
-    config.parse(spec.gin_files, [*spec.bindings, *spec.extra_bindings])
+    bindings = [*spec.bindings, *spec.extra_bindings]
+    paths = config.parse(spec.gin_files, bindings)
     try:
         trainer = Trainer()
         tracker = trainer.make_tracker()
@@ -98,6 +99,8 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
         trainer.build()  # unknown game, bad sizes, ... fail here, before a run is opened
     except (ValueError, TypeError, KeyError) as err:
         raise config.ConfigError(_first_line(err)) from None
+    # A binding the built graph ignored is an error too (inactive ones are kept for the record).
+    spec.inactive_bindings = config.check_unused_bindings(paths, bindings)
     run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None,
                            parent_run_id=spec.parent_run_id)
     spec.run_id = run_id

@@ -39,3 +39,19 @@ def test_component_of_and_configured_apply_gin_bindings():
     plain = registry.entries("sampler")["uniform"].target()
     # direct construction ignores gin; the configured one received seed 7
     assert not (plain.sample(10**6, 10**6, 5) == sampler.sample(10**6, 10**6, 5)).all()
+
+
+def test_a_name_used_by_two_kinds_is_rejected_naming_both():
+    with pytest.raises(ValueError) as err:
+        registry.register("sampler", "s5")(type("Other", (), {}))
+    msg = str(err.value)
+    assert "sequence" in msg and "sampler" in msg and "'s5'" in msg
+    assert "s5" not in registry.entries("sampler")  # nothing half-registered
+
+
+def test_shipped_component_names_are_unique_across_kinds():
+    seen: dict[str, str] = {}
+    for kind in registry.kinds():
+        for name in registry.entries(kind):
+            assert name not in seen, f"{name!r} is both a {seen[name]} and a {kind} component"
+            seen[name] = kind
