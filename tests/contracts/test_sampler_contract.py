@@ -6,14 +6,21 @@ import numpy as np
 import pytest
 
 import hieros_lab.components  # noqa: F401  (every registration)
-from hieros_lab import registry
+from hieros_lab import config, registry
 from hieros_lab.replay.base import Sampler
 
 NAMES = sorted(registry.entries("sampler"))
 
 
 def make(name: str, seed: int = 0) -> Sampler:
-    return registry.entries("sampler")[name].target(seed=seed)
+    """The sampler as a run builds it: through gin, with the shipped gin files parsed."""
+    config.parse(["debug.gin", *_files()], finalize=False)
+    return registry.configured("sampler", name)(seed=seed)
+
+
+def _files() -> list[str]:
+    """Every replay/*.gin: each sampler gets the bindings its own file sets (e.g. tau 0.3)."""
+    return sorted(str(p.relative_to(config.GIN_DIR)) for p in (config.GIN_DIR / "replay").glob("*.gin"))
 
 
 @pytest.mark.parametrize("name", NAMES)

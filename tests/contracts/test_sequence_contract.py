@@ -47,6 +47,7 @@ def check_latent(latent: Latent, model: SequenceModel, lead: tuple[int, ...]) ->
 def test_protocol_and_shapes(name):
     model = build(name)
     assert isinstance(model, SequenceModel) and isinstance(model, torch.nn.Module)
+    assert isinstance(model.stochastic, bool)  # part of the protocol (the world model reads it)
     embed, actions, is_first = inputs()
     post, prior = model.observe(embed, actions, is_first)
     check_latent(post, model, (B, T))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import hieros_lab.components  # noqa: F401  (every registration)
-from hieros_lab import registry
+from hieros_lab import config, registry
 from hieros_lab.tracking.base import Tracker
 
 NAMES = sorted(registry.entries("tracker"))
@@ -14,7 +14,11 @@ NAMES = sorted(registry.entries("tracker"))
 
 @pytest.fixture
 def make(mlflow_uri):
-    return lambda name: registry.entries("tracker")[name].target()
+    def build(name: str) -> Tracker:  # as a run builds it: through gin, debug config parsed
+        config.parse(["debug.gin"], finalize=False)
+        return registry.configured("tracker", name)()
+
+    return build
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -87,3 +87,33 @@ def test_gin_weights_apply():
     mixer = registry.configured("reward_mixer", "per_critic")().bind(["extrinsic", "subgoal"])
     a_e, a_s = torch.ones(H - 1, N), torch.zeros(H - 1, N)
     torch.testing.assert_close(mixer.mix({"extrinsic": a_e, "subgoal": a_s}), a_e / 4.0)
+
+
+WEIGHTED = [WeightedSumMixer, PerCriticMixer, ExtrinsicOnlyMixer]
+
+
+@pytest.mark.parametrize("cls", WEIGHTED)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mixing_identical_advantages_returns_them(cls, seed):
+    """Each weighted mixer is a convex combination of its heads' advantages."""
+    gen = torch.Generator().manual_seed(seed)
+    keys = ["extrinsic", "subgoal", "novelty"]
+    weights = {k: float(w) for k, w in zip(keys, torch.rand(3, generator=gen) * 5 + 0.01,
+                                           strict=True)}
+    mixer = cls(weights).bind(keys)
+    adv = torch.randn(H - 1, N, generator=gen)
+    torch.testing.assert_close(mixer.mix({h: adv.clone() for h in mixer.heads()}), adv)
+
+
+@pytest.mark.parametrize("cls", WEIGHTED)
+def test_unknown_source_weight_names_the_source_and_binding(cls):
+    with pytest.raises(ValueError) as err:
+        cls({"extrinsic": 1.0, "novelty": 0.1}).bind(["extrinsic", "subgoal"])
+    name = registry.component_of(cls)[1]
+    assert "'novelty'" in str(err.value) and f"{name}.weights" in str(err.value)
+
+
+@pytest.mark.parametrize("cls", WEIGHTED)
+def test_non_finite_weight_is_rejected(cls):
+    with pytest.raises(ValueError, match="finite"):
+        cls({"extrinsic": float("inf")})
