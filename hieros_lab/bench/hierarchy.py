@@ -16,12 +16,11 @@ import torch
 
 from hieros_lab import config
 from hieros_lab.bench.measure import median_time, peak_rss_gib
-from hieros_lab.hierarchy.agent import Agent
 
 NUM_ACTIONS = 18
 
 
-def fill(agent: Agent, steps: int, seed: int = 0) -> None:
+def fill(agent, steps: int, seed: int = 0) -> None:
     """Random steps into every level's replay (enough windows for one batch each)."""
     rng = np.random.default_rng(seed)
     for replay in agent.replays:
@@ -45,7 +44,8 @@ def measure(preset: str, levels: int, batch: int, length: int, repeats: int) -> 
                             f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096"])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
-    agent = Agent(obs_space=space, num_actions=NUM_ACTIONS, seed=0, device=torch.device("cpu"))
+    agent = config.configurable("Agent")(obs_space=space, num_actions=NUM_ACTIONS, seed=0,
+                                         device=torch.device("cpu"))
     fill(agent, length + batch)
 
     def call() -> None:

@@ -52,10 +52,10 @@ def env_steps_per_s(steps: int, preset: str = PAPER) -> float:
     trainer.build()
     agent, driver = trainer.agent, trainer.driver
     for _ in range(5):
-        driver.step(agent.train_act, agent.observe)
+        driver.step(agent.step)
     start, before = time.perf_counter(), driver.env_steps
     while driver.env_steps - before < steps:
-        driver.step(agent.train_act, agent.observe)
+        driver.step(agent.step)
     return (driver.env_steps - before) / (time.perf_counter() - start)
 
 

@@ -18,7 +18,6 @@ import torch
 from hieros_lab import config
 from hieros_lab.behavior.imagination import imagine
 from hieros_lab.bench.measure import count_flops, median_time, peak_rss_gib
-from hieros_lab.hierarchy.level import Level
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
 
@@ -45,7 +44,7 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
     config.parse([preset], [f"WorldModel.sequence = @{sequence}"])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
-    level = Level(obs_space=space, num_actions=NUM_ACTIONS)
+    level = config.configurable("Level")(obs_space=space, num_actions=NUM_ACTIONS)
     wm, ac = level.world_model, level.actor_critic
     data = random_batch(batch, length, size)
     state: dict[str, Any] = {}
@@ -53,8 +52,11 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
     def wm_step() -> None:
         state["post"], state["prior"], _ = wm.train_step(data)
 
-    def ac_step() -> None:
-        ac.train_step(wm, wm.start_states(state["post"], state["prior"]))
+    def ac_step() -> None:  # imagination, rewards and the behaviour update, as Level does them
+        start = wm.start_states(state["post"], state["prior"])
+        traj = ac.imagine(wm, start)
+        rewards = level.mixer.head_rewards(level.rewards(traj, None))
+        ac.update(traj, rewards, mix=level.mixer.mix)
 
     def update() -> None:
         level.train_step(data)

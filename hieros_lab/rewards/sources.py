@@ -25,9 +25,11 @@ overshoot (h = c·g scores 1/c for c > 1). The level logs every source's mean an
 imagination (``level<i>/rewards/<key>_mean``), so the balance is visible in every run.
 
 Levels. Every source has ``min_level`` and ``max_level`` (None: no upper bound): the levels of
-the hierarchy that use it. The paper sweep has novelty only from level 1 (``novelty.min_level =
-1``, spec §5.1); the paper's text has the extrinsic reward only at level 0 (``extrinsic.max_level
-= 0``), the authors' code gives every level its period reward (``max_level = None``).
+the hierarchy that use it. Novelty sources default to ``min_level = 1``, the paper sweep's
+``novelty_only_higher_level True`` (spec §5.1), so a one-level agent is exactly the flat
+extrinsic-reward agent. The paper's text has the extrinsic reward only at level 0
+(``extrinsic.max_level = 0``, presets/hieros.gin); the authors' code gives every level its
+period reward (``max_level = None``, the Python default).
 
 Spaces. Our subgoal autoencoder reconstructs h itself, so a decoded goal g and AE(h) live in the
 space of h. The authors' autoencoder reconstructs symlog(h) (spec §5.3), so *their* goal and
@@ -109,7 +111,11 @@ def ratio_similarity(g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 class LevelRange:
     """Which levels use a source: ``min_level <= level <= max_level`` (None: no upper bound)."""
 
-    def __init__(self, min_level: int = 0, max_level: int | None = None) -> None:
+    #: Default lowest level of the class (novelty sources: 1).
+    MIN_LEVEL = 0
+
+    def __init__(self, min_level: int | None = None, max_level: int | None = None) -> None:
+        min_level = self.MIN_LEVEL if min_level is None else min_level
         if min_level < 0 or (max_level is not None and max_level < min_level):
             raise ValueError(f"{type(self).__name__}: need 0 <= min_level <= max_level, got "
                              f"min_level={min_level}, max_level={max_level}")
@@ -159,6 +165,7 @@ class NoveltyReward(LevelRange):
     """Paper novelty: the L2 reconstruction error ‖h − AE(h)‖₂ of the subgoal AE (spec §11.3)."""
 
     key, needs_goal, needs_autoencoder = "novelty", False, True
+    MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
     @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
@@ -173,6 +180,7 @@ class OfficialNoveltyReward(LevelRange):
     reconstruction, a per-dimension mean square instead of a norm (spec §5.5, bug B4)."""
 
     key, needs_goal, needs_autoencoder = "novelty", False, True
+    MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
     @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
@@ -198,6 +206,7 @@ class RmsNoveltyReward(LevelRange):
     """Scale-free novelty ‖h − AE(h)‖₂ / √D: the root-mean-square reconstruction error."""
 
     key, needs_goal, needs_autoencoder = "novelty", False, True
+    MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
     @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:

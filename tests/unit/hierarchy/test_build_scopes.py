@@ -100,7 +100,7 @@ def test_a_level_without_any_source_is_an_error_naming_the_slot():
 
 
 def test_reward_sources_are_logged_per_level():
-    agent = _agent("Agent.num_levels = 2", "novelty.min_level = 1")
+    agent = _agent("Agent.num_levels = 2")
     metrics = agent.levels[0].train_step(_batch(agent))
     for key in ("extrinsic", "subgoal"):
         assert f"rewards/{key}_mean" in metrics and f"rewards/{key}_std" in metrics
