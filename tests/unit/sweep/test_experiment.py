@@ -50,7 +50,7 @@ def test_shipped_matrix_matches_the_paper():
         assert exp.games == ("battle_zone", "breakout", "freeway", "krull")
     deltas = {b for e in ablations.values() for a in e.arms for b in (*a.bindings, *a.gin_files)}
     for delta in ("replay/uniform.gin", "sequence/rssm.gin", "Level.decompress_goal = True",
-                  "Agent.intermediate = False", "s5.state_as_deter = False",
+                  "Abstraction.intermediate = False", "s5.state_as_deter = False",
                   "s5.stochastic = False", "hierarchy/levels_4.gin", "hierarchy/levels_1.gin"):
         assert delta in deltas, delta
 
