@@ -9,3 +9,4 @@ from hieros_lab.replay import etbs, time_balanced, uniform  # noqa: F401
 from hieros_lab.rewards import mixers, sources  # noqa: F401
 from hieros_lab.sequence import rssm, s5  # noqa: F401
 from hieros_lab.tracking import base, mlflow_tracker  # noqa: F401
+from hieros_lab.world_model import entropy  # noqa: F401

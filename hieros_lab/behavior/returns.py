@@ -56,7 +56,7 @@ def successor_lambda_return(reward: torch.Tensor, discount: torch.Tensor, value:
 
 
 def trajectory_weights(discount: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Loss weights ``w_j = Π_{i≤j} discount_i / γ`` (DreamerV3), ``[H, N]`` -> ``[H, N]``, detached.
+    """Weights ``w_j = Π_{i≤j} discount_i / γ`` (DreamerV3), ``[H, N]`` -> ``[H, N]``, detached.
 
     ``discount[j]`` = γ·c_j with c_0 = 1 − is_terminal(start) and c_j = P(cont | s_j) after
     it, so w_0 = c_0 and w_j = γ^j Π_{i≤j} c_i. The weight of s_j includes its own c_j: a

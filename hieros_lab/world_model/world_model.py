@@ -32,32 +32,14 @@ from hieros_lab.envs.base import is_image_space
 from hieros_lab.nn.distributions import symexp, symlog
 from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
-from hieros_lab.registry import register
 from hieros_lab.sequence.base import Latent, SequenceModel
 from hieros_lab.world_model import losses
 from hieros_lab.world_model.decoder import ConvDecoder, MLPDecoder
 from hieros_lab.world_model.encoder import ConvEncoder, MLPEncoder
+from hieros_lab.world_model.entropy import EntropyInput
 from hieros_lab.world_model.heads import ContinueHead, RewardHead
 
 Batch = dict[str, torch.Tensor]
-#: ``(post, prior) -> logits [*lead, G, C]`` whose entropy the actor sees at a real state.
-EntropyInput = Callable[[Latent, Latent], torch.Tensor]
-
-
-@register("entropy_input", "prior_entropy")
-def prior_entropy(post: Latent, prior: Latent) -> torch.Tensor:
-    """Paper: H(p(z|m)) at real states, as at imagined ones (the prior's logits)."""
-    del post
-    return prior.logits
-
-
-@register("entropy_input", "posterior_entropy")
-def posterior_entropy(post: Latent, prior: Latent) -> torch.Tensor:
-    """Authors' code: H(q(z|o)) at real states (the posterior's logits; spec §2.4, §11.5)."""
-    del prior
-    return post.logits
-
-
 def shift_actions(action: torch.Tensor, is_first: torch.Tensor) -> torch.Tensor:
     """``action [B, T, A]`` (a_t chosen after o_t) -> ``prev_action [B, T, A]``.
 
