@@ -13,6 +13,7 @@ from hieros_lab.behavior.actor import Actor
 from hieros_lab.behavior.actor_critic import ActorCritic
 from hieros_lab.behavior.imagination import imagine
 from hieros_lab.behavior.returns import successor_lambda_return, trajectory_weights
+from hieros_lab.config import configurable
 from hieros_lab.nn.distributions import TwoHotSymlog
 
 KEYS = {"actor_loss", "critic_loss", "actor_entropy", "return_mean", "return_std", "value_mean",
@@ -27,12 +28,20 @@ def _learner(model, seed=0, **kwargs):
     return ActorCritic(model.actor_input_dim, model.actions, **defaults)
 
 
+def _train_step(ac, model, start, reward_fn=None, condition=None, start_cont=None):
+    """One behaviour update the way a level drives it: imagine, rewards from the trajectory
+    (default: the reward head), update. Returns ``(metrics, traj)``."""
+    traj = ac.imagine(model, start, condition)
+    reward = traj.pred["reward"] if reward_fn is None else reward_fn(traj)
+    return ac.update(traj, {"extrinsic": reward}, condition, start_cont), traj
+
+
 def test_train_step_metrics_and_parameter_changes(toy_model):
     model = toy_model()
     ac = _learner(model, actor_lr=1e-3, critic_lr=1e-3)
     actor0 = [p.clone() for p in ac.actor.parameters()]
     critic0 = [p.clone() for p in ac.critic.net.parameters()]
-    metrics = ac.train_step(model, model.start(12))
+    metrics, _ = _train_step(ac, model, model.start(12))
     assert set(metrics) == KEYS
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
     assert model.calls == 4
@@ -49,7 +58,7 @@ def test_slow_critic_ema_uses_fast_weights_before_the_update(toy_model):
             p.add_(0.1 * torch.randn_like(p))
     fast = [p.clone() for p in ac.critic.net.parameters()]
     slow = [p.clone() for p in ac.critic.slow.parameters()]
-    ac.train_step(model, model.start(8))
+    _train_step(ac, model, model.start(8))
     for new, old, f in zip(ac.critic.slow.parameters(), slow, fast, strict=True):
         torch.testing.assert_close(new, 0.98 * old + 0.02 * f)
     assert any(not torch.equal(f, p) for f, p in zip(fast, ac.critic.net.parameters(), strict=True))
@@ -62,7 +71,7 @@ def test_critic_steps_before_actor(toy_model):
     for name, opt in ac.optimizers().items():
         step = opt.step
         opt.step = lambda loss, name=name, step=step, **kw: order.append(name) or step(loss, **kw)
-    ac.train_step(model, model.start(4))
+    _train_step(ac, model, model.start(4))
     assert order == ["critic", "actor"]
 
 
@@ -77,19 +86,16 @@ def test_act_one_hot_and_mode_is_argmax(toy_model):
     assert torch.equal(ac.act(x, sample=False).argmax(-1), logits.argmax(-1))
 
 
-def test_reward_fn_is_the_reward_seam(toy_model):
+def test_update_rewards_are_the_reward_seam(toy_model):
     model = toy_model()
     ac = _learner(model)
-    seen = []
-
-    def reward_fn(traj):
-        seen.append(traj.horizon)
-        return torch.full_like(traj.pred["reward"], 2.0)
-
-    metrics = ac.train_step(model, model.start(6), reward_fn=reward_fn)
-    assert seen == [5] and metrics["reward_mean"] == pytest.approx(2.0)
+    traj = ac.imagine(model, model.start(6))
+    assert traj.horizon == 5 and traj.policy_logits.shape == (5, 6, model.actions)
+    metrics = ac.update(traj, {"extrinsic": torch.full_like(traj.pred["reward"], 2.0)})
+    assert metrics["reward_mean"] == pytest.approx(2.0)
+    traj = ac.imagine(model, model.start(6))
     with pytest.raises(ValueError):
-        ac.train_step(model, model.start(6), reward_fn=lambda traj: traj.pred["reward"][1:])
+        ac.update(traj, {"extrinsic": traj.pred["reward"][1:]})
 
 
 def test_advantage_normalisation_divides_by_return_scale(toy_model):
@@ -99,7 +105,7 @@ def test_advantage_normalisation_divides_by_return_scale(toy_model):
     for flag in (True, False):
         ac = _learner(model, seed=1, normalize_advantages=flag)
         torch.manual_seed(2)
-        out[flag] = ac.train_step(model, model.start(32), reward_fn=big)
+        out[flag], _ = _train_step(ac, model, model.start(32), reward_fn=big)
     scale = out[True]["return_scale"]
     assert scale > 1.0
     ratio = out[False]["advantage_std"] / out[True]["advantage_std"]
@@ -109,7 +115,7 @@ def test_advantage_normalisation_divides_by_return_scale(toy_model):
 def test_state_dict_covers_slow_critic_and_normalizer(toy_model):
     model = toy_model()
     ac = _learner(model)
-    ac.train_step(model, model.start(8))
+    _train_step(ac, model, model.start(8))
     state = ac.state_dict()
     assert {"normalizers.extrinsic.low", "normalizers.extrinsic.high"} <= set(state)
     assert any(k.startswith("critics.extrinsic.slow.") for k in state)
@@ -121,9 +127,11 @@ def test_state_dict_covers_slow_critic_and_normalizer(toy_model):
 def test_gin_binding_applies(toy_model):
     gin.bind_parameter("ActorCritic.horizon", 3)
     model = toy_model()
-    ac = ActorCritic(model.actor_input_dim, model.actions, units=8, layers=1)
+    # A registered part: the gin-configured wrapper applies bindings, the plain class does not.
+    assert ActorCritic(model.actor_input_dim, model.actions, units=8, layers=1).horizon != 3
+    ac = configurable("ActorCritic")(model.actor_input_dim, model.actions, units=8, layers=1)
     assert ac.horizon == 3
-    ac.train_step(model, model.start(4))
+    _train_step(ac, model, model.start(4))
     assert model.calls == 2
 
 
@@ -139,7 +147,7 @@ def test_learns_to_prefer_the_rewarded_action(toy_model):
 
     before = good_prob()
     for _ in range(80):
-        ac.train_step(model, start)
+        _train_step(ac, model, start)
     after = good_prob()
     assert after > 0.8 and after > before + 0.3
 
@@ -151,16 +159,18 @@ def test_losses_match_the_spec_formulas(toy_model):
     with torch.no_grad():  # non-zero values, and a slow critic that differs from the fast one
         ac.critic.net.out.weight.normal_(0.0, 0.3)
     ref = copy.deepcopy(ac)
-    seen = []
-    metrics = ac.train_step(model, model.start(16),
-                            reward_fn=lambda traj: seen.append(traj) or traj.pred["reward"])
-    traj = seen[0]
+    start_cont = torch.ones(16)
+    start_cont[[3, 7]] = 0.0  # two terminal starts: c_0 = 0, so weight 0 along their rollouts
+    metrics, traj = _train_step(ac, model, model.start(16), start_cont=start_cont)
     with torch.no_grad():
         ref.critic.update_slow(0.02)
-        disc = ac.gamma * traj.pred["cont"]
+        cont = traj.pred["cont"].clone()
+        cont[0] = start_cont
+        disc = ac.gamma * cont
         value = ref.critic(traj.actor_inputs).mean()
         ret = successor_lambda_return(traj.pred["reward"], disc, value, ac.lam)
-        w = trajectory_weights(disc)[:-1]
+        w = trajectory_weights(disc, ac.gamma)[:-1]
+        assert (w[:, [3, 7]] == 0).all() and (w[:, 0] > 0).all()
         vdist = TwoHotSymlog(ref.critic.net(traj.actor_inputs[:-1]))
         slow = ref.critic.slow_value(traj.actor_inputs[:-1])
         critic_loss = (w * (-vdist.log_prob(ret) - vdist.log_prob(slow))).mean()

@@ -68,19 +68,27 @@ def test_shape_mismatch_raises():
         lambda_return(torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 2), 0.95)
 
 
-def test_weights_start_at_one_and_do_not_increase():
+def test_weights_are_the_discount_cumprod_over_gamma_and_do_not_increase():
+    """DreamerV3 weights w_j = Π_{i<=j} disc_i / γ: w_0 = c_0 = disc_0 / γ, w_j includes c_j."""
+    gamma = 0.997
     gen = torch.Generator().manual_seed(1)
-    disc = 0.997 * torch.rand(16, 8, generator=gen)
-    w = trajectory_weights(disc)
+    disc = gamma * torch.rand(16, 8, generator=gen)  # c <= 1
+    w = trajectory_weights(disc, gamma)
     assert w.shape == (16, 8)
-    torch.testing.assert_close(w[0], torch.ones(8))
+    torch.testing.assert_close(w[0], disc[0] / gamma)
     assert (w[1:] <= w[:-1]).all()
-    torch.testing.assert_close(w[3], disc[0] * disc[1] * disc[2])
+    torch.testing.assert_close(w[3], disc[0] * disc[1] * disc[2] * disc[3] / gamma)
+    # c_0 = 1 (a non-terminal start) gives w_0 = 1; a terminal state zeroes itself and the rest.
+    disc = torch.full((4, 2), gamma)
+    disc[2, 1] = 0.0
+    torch.testing.assert_close(trajectory_weights(disc, gamma),
+                               torch.tensor([[1.0, 1.0], [gamma, gamma], [gamma**2, 0.0],
+                                             [gamma**3, 0.0]]))
 
 
 def test_weights_are_detached():
     disc = torch.rand(5, 2, requires_grad=True)
-    assert not trajectory_weights(disc).requires_grad
+    assert not trajectory_weights(disc, 0.99).requires_grad
 
 
 def test_normalizer_scale_at_least_one():

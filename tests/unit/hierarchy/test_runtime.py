@@ -8,31 +8,46 @@ import torch
 
 from hieros_lab import config
 from hieros_lab.envs.fake import fake
-from hieros_lab.hierarchy.agent import Agent
+from hieros_lab.hierarchy import agent as agent_module
 from hieros_lab.trainer.driver import Driver
 
 K = 2
 
 
+def make_agent(env):
+    """The gin-configured Agent (a registered part: the plain class ignores bindings)."""
+    return config.configurable("Agent")(obs_space=env.observation_space,
+                                        num_actions=int(env.action_space.n), seed=0,
+                                        device=torch.device("cpu"))
+
+
 def run(num_levels: int, steps: int, episode_length: int = 9):
-    """Drive the fake env; returns the agent, per-step level-0 latents and all stored records."""
+    """Drive the fake env; returns the agent, per-step level-0 latents and, per env step, the
+    (level, Step) records the hierarchy produced for the replays."""
     config.parse(["debug.gin"], [f"Agent.num_levels = {num_levels}", f"Agent.k = {K}"])
     torch.manual_seed(0)
     env = fake(seed=0, image=False, episode_length=episode_length)
-    agent = Agent(obs_space=env.observation_space, num_actions=int(env.action_space.n), seed=0,
-                  device=torch.device("cpu"))
+    agent = make_agent(env)
     driver = Driver(env, seed=0)
     latents, records, env_steps = [], [], []
+    hierarchy_step = agent_module.hierarchy_step
 
-    def on_step(step):
-        state = agent._train_state
-        latents.append(state.policy[0].latent.feat()[0].clone())
-        records.append(list(agent._pending))
+    def recording_step(*args, **kwargs):
+        action, recs = hierarchy_step(*args, **kwargs)
+        records.append(list(recs))
+        return action, recs
+
+    def policy(step):
+        action = agent.step(step)
+        latents.append(agent._train_state.policy[0].latent.feat()[0].clone())
         env_steps.append(step)
-        agent.observe(step)
+        return action
 
-    while len(env_steps) < steps:
-        driver.step(agent.train_act, on_step)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(agent_module, "hierarchy_step", recording_step)
+        while len(env_steps) < steps:
+            driver.step(policy)
+    assert len(records) == len(env_steps)
     return agent, latents, records, env_steps
 
 
@@ -50,6 +65,10 @@ def test_levels_act_on_the_k_power_schedule_and_fill_their_replays(num_levels):
         assert levels == expected, (episode_step, levels)
     for i, replay in enumerate(agent.replays):
         assert replay.num_steps == sum(i in lv for lv in acting_levels(records))
+    # Level i's ring holds capacity / K^i of its own steps (at least one window).
+    base = agent.replays[0]
+    for i, replay in enumerate(agent.replays):
+        assert replay.capacity == max(base.length, -(-base.capacity // K**i))
 
 
 def test_higher_observation_is_the_k_latest_lower_latents_oldest_first():
@@ -101,7 +120,7 @@ def test_num_levels_below_one_names_the_binding():
     config.parse(["debug.gin"], ["Agent.num_levels = 0"])
     env = fake(seed=0, image=False)
     with pytest.raises(ValueError, match="Agent.num_levels"):
-        Agent(obs_space=env.observation_space, num_actions=3, seed=0, device=torch.device("cpu"))
+        make_agent(env)
 
 
 def test_level_i_trains_every_k_power_i_calls():
@@ -120,8 +139,7 @@ def test_per_level_scope_configures_one_level_only():
                                  "level1/WorldModel.mlp_units = 24",
                                  "level1/Level.decompress_goal = True"])
     env = fake(seed=0, image=False)
-    agent = Agent(obs_space=env.observation_space, num_actions=3, seed=0,
-                  device=torch.device("cpu"))
+    agent = make_agent(env)
     widths = [lvl.world_model.embed_dim for lvl in agent.levels]
     assert widths == [16, 24]  # debug.gin's mlp_units = 16 everywhere else
     # level 0 has the parent; its goal input is the code unless decompressed

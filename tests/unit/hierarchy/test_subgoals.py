@@ -6,6 +6,7 @@ import gin
 import pytest
 import torch
 
+from hieros_lab.config import configurable
 from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder, kl_to_uniform
 
 
@@ -133,5 +134,7 @@ def test_wrong_widths_are_rejected():
 
 def test_gin_bindings_apply():
     gin.parse_config("SubgoalAutoencoder.code_groups = 2\nSubgoalAutoencoder.code_classes = 3")
-    ae = SubgoalAutoencoder(deter_dim=8)
+    # A registered part: the gin-configured wrapper applies bindings, the plain class does not.
+    assert SubgoalAutoencoder(deter_dim=8).code_dim != 6
+    ae = configurable("SubgoalAutoencoder")(deter_dim=8)
     assert ae.code_dim == 6

@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from hieros_lab.config import configurable
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.replay.uniform import UniformSampler
 
@@ -33,7 +34,8 @@ def _fill(buffer: ReplayBuffer, start: int, stop: int) -> None:
 
 
 def _make(capacity: int = 100, length: int = 5, seed: int = 0) -> ReplayBuffer:
-    return ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=capacity, length=length, seed=seed)
+    return ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=capacity, length=length,
+                        seed=seed)
 
 
 def _check_windows(batch: dict[str, np.ndarray], length: int) -> np.ndarray:
@@ -124,8 +126,22 @@ def test_invalid_inputs_raise():
         buffer.add(np.zeros(2, np.float32), 0, 0.0, True, False, False)
     with pytest.raises(ValueError, match="action"):
         buffer.add(np.zeros(1, np.float32), A, 0.0, True, False, False)
-    with pytest.raises(ValueError):
-        ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=2, length=3)
+    with pytest.raises(ValueError):  # the level's own step count below one window
+        ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=2, length=3, scale_by_period=False)
+    with pytest.raises(ValueError, match="period"):
+        ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=10, length=3, period=0)
+
+
+@pytest.mark.parametrize("capacity, length, period, scale, expected", [
+    (100, 5, 1, True, 100), (100, 5, 4, True, 25), (100, 5, 16, True, 7), (100, 5, 64, True, 5),
+    (2, 3, 1, True, 3), (100, 5, 16, False, 100)])
+def test_capacity_counts_env_steps_scaled_by_the_period(capacity, length, period, scale,
+                                                        expected):
+    """A level whose step spans ``period`` env steps holds ceil(capacity / period) of its own
+    steps, at least one window; ``scale_by_period=False`` keeps ``capacity`` as is."""
+    buffer = ReplayBuffer(VEC, A, sampler=UniformSampler, capacity=capacity, length=length,
+                          period=period, scale_by_period=scale)
+    assert buffer.capacity == expected
 
 
 def _sequence(buffer: ReplayBuffer, rounds: int = 4) -> list[np.ndarray]:
@@ -208,7 +224,8 @@ def test_state_dict_round_trip():
 
 def test_gin_binding_selects_the_sampler():
     gin.parse_config("ReplayBuffer.sampler = @uniform\nReplayBuffer.capacity = 77")
-    buffer = ReplayBuffer(VEC, A, sampler=UniformSampler, length=4, seed=6)
+    # A registered part: built through its gin-configured wrapper, without passing the sampler.
+    buffer = configurable("ReplayBuffer")(VEC, A, length=4, seed=6)
     assert buffer.capacity == 77 and isinstance(buffer.sampler, UniformSampler)
 
 
@@ -242,7 +259,8 @@ def test_atari_size_buffer_allocates_lazily():
 
 def test_code_actions_and_goals_round_trip(tmp_path):
     space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
-    buf = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4, action_groups=3, goal_dim=6)
+    buf = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4,
+                       action_groups=3, goal_dim=6)
     rng = np.random.default_rng(0)
     codes, goals = [], []
     for t in range(20):
@@ -258,16 +276,18 @@ def test_code_actions_and_goals_round_trip(tmp_path):
     assert np.array_equal(out["goal"][0], np.stack([goals[t] for t in steps]))
     assert out["action"].shape == (1, 4, 12) and out["goal"].dtype == np.float32
     buf.save(tmp_path / "r.bin")
-    other = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4, action_groups=3,
-                         goal_dim=6)
+    other = ReplayBuffer(space, num_actions=12, sampler=UniformSampler, capacity=50, length=4,
+                         action_groups=3, goal_dim=6)
     other.load(tmp_path / "r.bin")
     assert np.array_equal(other.gather(np.array([3]))["goal"], out["goal"])
 
 
 def test_goal_is_required_iff_configured():
     space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-    buf = ReplayBuffer(space, num_actions=4, sampler=UniformSampler, capacity=10, length=2, action_groups=2, goal_dim=3)
+    buf = ReplayBuffer(space, num_actions=4, sampler=UniformSampler, capacity=10, length=2,
+                       action_groups=2, goal_dim=3)
     with pytest.raises(ValueError, match="goal"):
         buf.add(np.zeros(2, np.float32), np.array([1, 0, 0, 1.0]), 0.0, True, False, False)
     with pytest.raises(ValueError, match="groups"):
-        ReplayBuffer(space, num_actions=5, sampler=UniformSampler, capacity=10, length=2, action_groups=2)
+        ReplayBuffer(space, num_actions=5, sampler=UniformSampler, capacity=10, length=2,
+                     action_groups=2)

@@ -10,7 +10,6 @@ import pytest
 from hieros_lab import config, registry
 from hieros_lab.bench.samplers import coefficient_of_variation, cumulative_counts
 from hieros_lab.replay.base import Sampler
-from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.replay.etbs import EtbsSampler, OfficialEtbsSampler, etbs_cdf
 from hieros_lab.replay.uniform import UniformSampler
 
@@ -135,7 +134,7 @@ def test_bad_temperature_through_gin_names_the_binding():
                                                                 OfficialEtbsSampler)])
 def test_gin_file_selects_the_sampler(name, cls):
     config.parse([f"replay/{name}.gin"], [f"{name}.temperature = 0.5"], finalize=False)
-    buffer = ReplayBuffer(VEC, 3, sampler=UniformSampler, capacity=50, length=4)
+    buffer = config.configurable("ReplayBuffer")(VEC, 3, capacity=50, length=4)
     assert type(buffer.sampler) is cls and buffer.sampler.temperature == 0.5
     for t in range(30):
         buffer.add(np.full(2, t, np.float32), 0, 0.0, t == 0, False, False)

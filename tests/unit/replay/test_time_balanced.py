@@ -113,7 +113,7 @@ def test_bad_bias_through_gin_names_the_binding():
 
 def test_gin_file_selects_the_sampler():
     config.parse(["replay/time_balanced.gin"], finalize=False)
-    buffer = ReplayBuffer(VEC, 3, sampler=UniformSampler, capacity=50, length=4)
+    buffer = config.configurable("ReplayBuffer")(VEC, 3, capacity=50, length=4)
     assert type(buffer.sampler) is TimeBalancedSampler and buffer.sampler.bias == 20.0
 
 

@@ -19,6 +19,7 @@ from hieros_lab.nn.distributions import (
 )
 from hieros_lab.sequence.s5 import S5Sequence
 from hieros_lab.world_model import losses
+from hieros_lab.world_model.entropy import prior_entropy
 from hieros_lab.world_model.heads import ContinueHead, RewardHead
 from hieros_lab.world_model.world_model import WorldModel
 
@@ -158,7 +159,8 @@ def _vector_world_model(stochastic: bool) -> WorldModel:
                             deter_dim=8, hidden=8, stoch_groups=2, stoch_classes=3,
                             stochastic=stochastic)
     space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
-    return WorldModel(space, 3, seq, mlp_units=8, head_units=8, warmup=0)
+    return WorldModel(space, 3, seq, entropy_input=prior_entropy, mlp_units=8, head_units=8,
+                      warmup=0)
 
 
 @pytest.mark.parametrize("stochastic", [True, False])

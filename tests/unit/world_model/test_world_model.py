@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -11,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from hieros_lab.config import configurable
 from hieros_lab.nn.distributions import symlog
 from hieros_lab.sequence.base import Latent
 from hieros_lab.sequence.rssm import RSSMSequence
+from hieros_lab.world_model.entropy import posterior_entropy, prior_entropy
 from hieros_lab.world_model.world_model import WorldModel, shift_actions
 
 B, T, A, G, C, D, S = 2, 6, 3, 4, 4, 16, 16
@@ -30,7 +33,8 @@ def _sequence():
 
 def _model(space: gym.spaces.Box = IMAGE, seed: int = 0, **kw) -> WorldModel:
     torch.manual_seed(seed)
-    args = dict(cnn_depth=4, min_res=4, mlp_units=16, head_units=16, warmup=0)
+    args = dict(entropy_input=prior_entropy, cnn_depth=4, min_res=4, mlp_units=16,
+                head_units=16, warmup=0)
     return WorldModel(space, A, _sequence(), **{**args, **kw})
 
 
@@ -102,17 +106,18 @@ def test_causality_test_detects_official_alignment_b1() -> None:
 
 def test_training_alignment_matches_acting() -> None:
     # Acting feeds (z_{t-1}, a_{t-1}); training must see exactly the same pairs (B1 fix).
+    # obs_step returns the real state: the posterior with the entropy input's (prior) logits.
     model = _model()
     batch = _batch()
     with torch.no_grad():
-        post, _ = model.observe(batch, sample=False)
+        post, prior = model.observe(batch, sample=False)
         state, prev_action, steps = model.initial(B), torch.zeros(B, A), []
         for t in range(T):
             state = model.obs_step(state, prev_action, batch["obs"][:, t], batch["is_first"][:, t],
                                    sample=False)
             steps.append(state)
             prev_action = batch["action"][:, t]
-    _close(post, Latent.stack(steps, 1))
+    _close(dataclasses.replace(post, logits=prior.logits), Latent.stack(steps, 1))
 
 
 def test_train_step_returns_finite_metrics() -> None:
@@ -186,11 +191,14 @@ def test_start_states_use_prior_logits() -> None:
 
 def test_gin_bindings_configure_the_world_model() -> None:
     gin.parse_config("\n".join([
-        "WorldModel.sequence = @sequence.rssm",
+        "WorldModel.sequence = @sequence.rssm", "WorldModel.entropy_input = @posterior_entropy",
         "sequence.rssm.deter_dim = 8", "sequence.rssm.hidden = 8",
         "sequence.rssm.stoch_groups = 2", "sequence.rssm.stoch_classes = 3",
         "WorldModel.cnn_depth = 2", "WorldModel.free_nats = 0.5", "WorldModel.head_units = 8",
     ]))
-    model = WorldModel(obs_space=IMAGE, num_actions=A)
+    model = configurable("WorldModel")(obs_space=IMAGE, num_actions=A)
+    z = torch.zeros(1)
+    post, prior = (Latent(stoch=z, logits=torch.full((1,), v), deter=z, memory=z) for v in (1, 2))
+    assert model.entropy_input(post, prior) is posterior_entropy(post, prior) is post.logits
     assert model.free_nats == 0.5 and model.feat_dim == 2 * 3 + 8
     assert model.embed_dim == 2 * 2 * 4 * 4
