@@ -193,11 +193,13 @@ class ActorCritic(nn.Module):
             critic.update_slow(self.slow_fraction)
         with torch.no_grad():
             cont = traj.pred["cont"].detach().clone()
-            if start_cont is not None:
-                if start_cont.shape != cont.shape[1:]:
-                    raise ValueError(f"start_cont {tuple(start_cont.shape)} != [N] = "
-                                     f"{tuple(cont.shape[1:])}")
-                cont[0] = start_cont.to(cont.dtype)
+            # c_0 is known at a real start (1 - is_terminal), not predicted (DreamerV3).
+            if start_cont is None:
+                start_cont = torch.ones_like(cont[0])
+            if start_cont.shape != cont.shape[1:]:
+                raise ValueError(f"start_cont {tuple(start_cont.shape)} != [N] = "
+                                 f"{tuple(cont.shape[1:])}")
+            cont[0] = start_cont.to(cont.dtype)
             discount = self.gamma * cont
             weight = trajectory_weights(discount, self.gamma)[:-1]  # [H-1, N]
             inputs = self._with_condition(traj.actor_inputs, condition)  # [H, N, F+K]

@@ -58,3 +58,14 @@ def test_terminal_starts_train_nothing(terminal_start_level):
     metrics = ac.update(traj, rewards, start_cont=torch.zeros(8), mix=level.mixer.mix)
     assert metrics["actor_loss"] == 0.0
     assert all(v == 0.0 for k, v in metrics.items() if k.startswith("critic_loss"))
+
+
+def test_start_continue_defaults_to_one_not_the_prediction(terminal_start_level):
+    """Without start_cont every start is non-terminal: c_0 = 1 whatever the cont head says."""
+    level = terminal_start_level
+    wm, ac = level.world_model, level.actor_critic
+    traj = ac.imagine(wm, wm.initial(6))
+    traj.pred["cont"][0] = 0.0  # a prediction of "terminal" at the start must not count
+    rewards = {h: torch.randn(traj.actions.shape[:2]) for h in ac.heads}
+    metrics = ac.update(traj, rewards, mix=level.mixer.mix)
+    assert metrics["actor_loss"] != 0.0
