@@ -20,7 +20,8 @@ def make(name: str, seed: int = 0) -> Sampler:
 
 def _files() -> list[str]:
     """Every replay/*.gin: each sampler gets the bindings its own file sets (e.g. tau 0.3)."""
-    return sorted(str(p.relative_to(config.GIN_DIR)) for p in (config.GIN_DIR / "replay").glob("*.gin"))
+    replay = config.GIN_DIR / "replay"
+    return sorted(str(p.relative_to(config.GIN_DIR)) for p in replay.glob("*.gin"))
 
 
 @pytest.mark.parametrize("name", NAMES)
