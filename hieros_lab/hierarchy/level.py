@@ -125,19 +125,20 @@ class Level(nn.Module):
         return [*self.sources, self.mixer, self.world_model.entropy_input]
 
     @torch.no_grad()
-    def goal_inputs(self, goal_code: torch.Tensor | None
-                    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """``(decoded goal [N, D], actor/critic condition [N, K])`` of codes ``[N, code_dim]``.
+    def condition(self, goal_code: torch.Tensor | None,
+                  goal: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Actor/critic goal input ``[N, K]`` from codes ``[N, code_dim]``; None at the top.
 
-        Both are None at the top level. The decoding is the subgoal reward's target; the
-        condition is the code (paper) or that decoding (``decompress_goal``).
+        The code itself (paper), or its decoding ``goal [N, D]`` (``decompress_goal``; decoded
+        here when not given).
         """
         if not self.has_parent:
-            return None, None
+            return None
         if goal_code is None:
             raise ValueError(f"level {self.index} has a parent but got no goal code")
-        goal = self.autoencoder.decode(goal_code)
-        return goal, (goal if self.decompress_goal else goal_code)
+        if not self.decompress_goal:
+            return goal_code
+        return self.autoencoder.decode(goal_code) if goal is None else goal
 
     # -- training ---------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -145,7 +146,11 @@ class Level(nn.Module):
         post, prior, wm_metrics = self.world_model.train_step(batch)
         start = self.world_model.start_states(post, prior)
         code = batch["goal"].flatten(0, 1).float() if self.has_parent else None
-        goal, condition = self.goal_inputs(code)
+        goal = None  # the subgoal reward's target: the code decoded by the current decoder
+        if code is not None:
+            with torch.no_grad():
+                goal = self.autoencoder.decode(code)
+        condition = self.condition(code, goal)
         traj = self.actor_critic.imagine(self.world_model, start, condition)
         rewards = self.rewards(traj, goal)
         # c_0 = 1 - is_terminal of the real start (DreamerV3; the weight of a terminal start is 0).
@@ -184,8 +189,8 @@ class Level(nn.Module):
         """One-hot action ``[B, A]`` for the real state ``latent`` and the parent's code."""
         wm = self.world_model
         features = wm.actor_input(latent, wm.predict(latent))
-        _, condition = self.goal_inputs(goal_code)
-        action = self.actor_critic.act(features, sample=sample, condition=condition)
+        action = self.actor_critic.act(features, sample=sample,
+                                       condition=self.condition(goal_code))
         return action, PolicyState(latent, action)
 
 

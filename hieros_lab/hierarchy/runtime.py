@@ -15,7 +15,7 @@ current lower-level latent rather than the previous one (fix of B16).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +34,6 @@ class HierarchyState:
     abstractions: list[Abstraction]  # abstractions[i] feeds level i + 1
     outputs: list[torch.Tensor]  # current (held) one-hot output [1, A_i] of every level
     episode_step: int = 0
-    goals: list[torch.Tensor | None] = field(default_factory=list)
 
 
 def initial_state(levels: list[Level], abstractions: list[Abstraction],
@@ -46,8 +45,7 @@ def initial_state(levels: list[Level], abstractions: list[Abstraction],
     return HierarchyState(
         policy=[lvl.initial_policy_state(1, device) for lvl in levels],
         abstractions=[a.spawn() for a in abstractions],
-        outputs=[torch.zeros(1, lvl.num_actions, device=device) for lvl in levels],
-        goals=[None] * len(levels))
+        outputs=[torch.zeros(1, lvl.num_actions, device=device) for lvl in levels])
 
 
 def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
