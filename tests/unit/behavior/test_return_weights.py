@@ -36,16 +36,8 @@ def test_weights_are_the_cumulative_discount_including_the_own_state():
 
 
 @pytest.fixture
-def terminal_start_level():
-    from hieros_lab import config
-
-    config.parse(["debug.gin"])
-    torch.manual_seed(0)
-    env = config.configurable("fake")(seed=0)
-    agent = config.configurable("Agent")(obs_space=env.observation_space,
-                                         num_actions=int(env.action_space.n), seed=0,
-                                         device=torch.device("cpu"))
-    return agent.levels[0]
+def terminal_start_level(build_agent):
+    return build_agent()[0].levels[0]
 
 
 def test_terminal_starts_train_nothing(terminal_start_level):

@@ -5,40 +5,20 @@ sources' declared needs and level ranges (defect 6)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
 
 from hieros_lab import config
 from hieros_lab.hierarchy.abstraction import period_mean, period_sum
 
 
-def _batch(agent, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A level-0 batch [4, 16] from random steps (with parent codes when level 0 has a parent)."""
-    replay = agent.replays[0]
-    rng = np.random.default_rng(seed)
-    for t in range(40):
-        goal = None
-        if replay.goal_dim:
-            goal = np.zeros(replay.goal_dim, np.float32)
-            goal[::4] = 1.0
-        replay.add(rng.integers(0, 256, replay.obs_space.shape, np.uint8),
-                   int(rng.integers(replay.num_actions)), float(rng.normal()), t == 0, False,
-                   False, goal=goal)
-    return {k: torch.from_numpy(v) for k, v in replay.sample(4).items()}
+@pytest.fixture
+def agent(build_agent):
+    """``(*bindings, files=...) -> Agent`` built through gin on the fake env."""
+    return lambda *bindings, files=("debug.gin",): build_agent(*bindings, files=files)[0]
 
 
-def _agent(*bindings: str, files: tuple[str, ...] = ("debug.gin",)):
-    config.parse(list(files), list(bindings))
-    torch.manual_seed(0)
-    env = config.configurable("fake")(seed=0)
-    return config.configurable("Agent")(obs_space=env.observation_space,
-                                        num_actions=int(env.action_space.n), seed=0,
-                                        device=torch.device("cpu"))
-
-
-def test_abstractions_exist_before_acting_and_take_their_levels_bindings():
-    agent = _agent("Agent.num_levels = 3", "level2/Abstraction.period_reward = @period_mean")
+def test_abstractions_exist_before_acting_and_take_their_levels_bindings(agent):
+    agent = agent("Agent.num_levels = 3", "level2/Abstraction.period_reward = @period_mean")
     assert [a.period_reward.__name__ for a in agent.abstractions] == [period_sum.__name__,
                                                                        period_mean.__name__]
     operative = config.operative_config()
@@ -46,21 +26,21 @@ def test_abstractions_exist_before_acting_and_take_their_levels_bindings():
     assert "level1/Abstraction.period_reward = @period_sum" in operative
 
 
-def test_scoped_intermediate_binding_changes_one_levels_observation_width():
-    agent = _agent("Agent.num_levels = 3", "level1/Abstraction.intermediate = False")
+def test_scoped_intermediate_binding_changes_one_levels_observation_width(agent):
+    agent = agent("Agent.num_levels = 3", "level1/Abstraction.intermediate = False")
     width0 = agent.levels[0].encoding_dim
     assert agent.replays[1].obs_space.shape == (width0,)
     assert agent.replays[2].obs_space.shape == (agent.levels[1].encoding_dim * agent.k,)
 
 
-def test_per_level_capacity_follows_the_bindable_rule():
-    agent = _agent("Agent.num_levels = 3", "ReplayBuffer.capacity = 1000")
+def test_per_level_capacity_follows_the_bindable_rule(agent):
+    agent = agent("Agent.num_levels = 3", "ReplayBuffer.capacity = 1000")
     assert [r.capacity for r in agent.replays] == [1000, 250, 63]
     assert agent.derived_params()["derived/level2/replay_capacity"] == "63"
 
 
-def test_a_level_scoped_capacity_binding_is_not_overridden():
-    agent = _agent("Agent.num_levels = 2", "level1/ReplayBuffer.capacity = 777",
+def test_a_level_scoped_capacity_binding_is_not_overridden(agent):
+    agent = agent("Agent.num_levels = 2", "level1/ReplayBuffer.capacity = 777",
                    "level1/ReplayBuffer.scale_by_period = False")
     assert agent.replays[1].capacity == 777 and agent.replays[0].capacity == 10000
 
@@ -80,28 +60,28 @@ def _sources(agent) -> list[list[str]]:
     return [[s.key for s in level.sources] for level in agent.levels]
 
 
-def test_paper_preset_has_extrinsic_reward_only_at_level_0():
-    agent = _agent("Trainer.env = @fake",
+def test_paper_preset_has_extrinsic_reward_only_at_level_0(agent):
+    agent = agent("Trainer.env = @fake",
                    files=("presets/hieros.gin", "scale/tiny.gin", "envs/fake.gin"))
     assert _sources(agent) == [["extrinsic", "subgoal"], ["subgoal", "novelty"], ["novelty"]]
 
 
-def test_official_preset_gives_every_level_its_period_reward():
-    agent = _agent(files=("presets/hieros_official.gin", "scale/tiny.gin", "envs/fake.gin"))
+def test_official_preset_gives_every_level_its_period_reward(agent):
+    agent = agent(files=("presets/hieros_official.gin", "scale/tiny.gin", "envs/fake.gin"))
     assert _sources(agent) == [["extrinsic", "subgoal"], ["extrinsic", "subgoal", "novelty"],
                                ["extrinsic", "novelty"]]
     assert [lvl.actor_critic.heads for lvl in agent.levels] == [
         ("extrinsic", "subgoal"), ("extrinsic", "subgoal", "novelty"), ("extrinsic", "novelty")]
 
 
-def test_a_level_without_any_source_is_an_error_naming_the_slot():
+def test_a_level_without_any_source_is_an_error_naming_the_slot(agent):
     with pytest.raises(ValueError, match="Level.sources: no reward source is active at level 1"):
-        _agent("Agent.num_levels = 2", "extrinsic.max_level = 0", "novelty.min_level = 5")
+        agent("Agent.num_levels = 2", "extrinsic.max_level = 0", "novelty.min_level = 5")
 
 
-def test_reward_sources_are_logged_per_level():
-    agent = _agent("Agent.num_levels = 2")
-    metrics = agent.levels[0].train_step(_batch(agent))
+def test_reward_sources_are_logged_per_level(agent, level0_batch):
+    agent = agent("Agent.num_levels = 2")
+    metrics = agent.levels[0].train_step(level0_batch(agent))
     for key in ("extrinsic", "subgoal"):
         assert f"rewards/{key}_mean" in metrics and f"rewards/{key}_std" in metrics
         assert metrics[f"rewards/{key}_std"] >= 0.0

@@ -12,14 +12,10 @@ from hieros_lab import config
 from hieros_lab.world_model.world_model import latent_entropy
 
 
-def _level(extra: tuple[str, ...] = ()):
-    config.parse(["debug.gin"], list(extra))
-    torch.manual_seed(0)
-    env = config.configurable("fake")(seed=0)
-    agent = config.configurable("Agent")(obs_space=env.observation_space,
-                                         num_actions=int(env.action_space.n), seed=0,
-                                         device=torch.device("cpu"))
-    return agent.levels[0]
+@pytest.fixture
+def level(build_agent):
+    """``(*bindings) -> Level``: level 0 of the debug agent."""
+    return lambda *bindings: build_agent(*bindings)[0].levels[0]
 
 
 def _batch(b: int = 2, t: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -35,8 +31,8 @@ def _batch(b: int = 2, t: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("variant", ["prior_entropy", "posterior_entropy"])
-def test_training_starts_and_acting_give_the_same_actor_input(variant):
-    level = _level((f"WorldModel.entropy_input = @{variant}",))
+def test_training_starts_and_acting_give_the_same_actor_input(level, variant):
+    level = level(f"WorldModel.entropy_input = @{variant}")
     wm, batch = level.world_model, _batch()
     b, t = batch["is_first"].shape
     with torch.no_grad():
@@ -54,8 +50,8 @@ def test_training_starts_and_acting_give_the_same_actor_input(variant):
 
 
 @pytest.mark.parametrize(("variant", "which"), [("prior_entropy", 1), ("posterior_entropy", 0)])
-def test_the_entropy_input_is_the_named_distributions(variant, which):
-    level = _level((f"WorldModel.entropy_input = @{variant}",))
+def test_the_entropy_input_is_the_named_distributions(level, variant, which):
+    level = level(f"WorldModel.entropy_input = @{variant}")
     wm = level.world_model
     with torch.no_grad():
         post, prior = wm.observe(_batch(), sample=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from hieros_lab import config
@@ -15,30 +16,10 @@ from hieros_lab.trainer.evaluate import evaluate
 DROPOUT = ["s5.dropout = 0.5"]
 
 
-def _agent(levels: int = 1, extra: tuple[str, ...] = ()):
-    config.parse(["debug.gin"], [*DROPOUT, f"Agent.num_levels = {levels}", *extra])
-    torch.manual_seed(0)
-    env = config.configurable("fake")(seed=0)
-    agent = config.configurable("Agent")(obs_space=env.observation_space,
-                                         num_actions=int(env.action_space.n), seed=0,
-                                         device=torch.device("cpu"))
-    return agent, env
-
-
-def _batch(agent, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A replay-like level-0 batch [4, 16] from random steps of the fake env."""
-    replay = agent.replays[0]
-    rng = np.random.default_rng(seed)
-    space = replay.obs_space
-    for t in range(40):
-        obs = rng.integers(0, 256, space.shape, np.uint8)
-        goal = None
-        if replay.goal_dim:  # a one-hot-per-group code of the parent
-            goal = np.zeros(replay.goal_dim, np.float32)
-            goal[::4] = 1.0
-        replay.add(obs, int(rng.integers(replay.num_actions)), float(rng.normal()), t == 0,
-                   False, False, goal=goal)
-    return {k: torch.from_numpy(v) for k, v in replay.sample(4).items()}
+@pytest.fixture
+def agent_with_dropout(build_agent):
+    """``(levels) -> (agent, env)``: the debug agent with S5 dropout 0.5."""
+    return lambda levels=1: build_agent(*DROPOUT, f"Agent.num_levels = {levels}")
 
 
 def _rollout(wm, start, actions):
@@ -48,8 +29,8 @@ def _rollout(wm, start, actions):
     return torch.stack([s.deter for s in states])
 
 
-def test_world_model_is_in_train_mode_exactly_inside_its_loss():
-    agent, _ = _agent()
+def test_world_model_is_in_train_mode_exactly_inside_its_loss(agent_with_dropout, level0_batch):
+    agent, _ = agent_with_dropout()
     wm = agent.levels[0].world_model
     seen = []
     original = wm.loss
@@ -60,15 +41,16 @@ def test_world_model_is_in_train_mode_exactly_inside_its_loss():
 
     wm.loss = spy
     assert not any(m.training for m in agent.levels[0].modules())  # built in eval mode
-    agent.levels[0].train_step(_batch(agent))
+    agent.levels[0].train_step(level0_batch(agent))
     assert seen and all(seen[0])
     assert not any(m.training for m in agent.levels[0].modules())  # and back after the update
 
 
-def test_two_imagined_rollouts_from_one_start_are_identical_with_dropout():
-    agent, _ = _agent()
+def test_two_imagined_rollouts_from_one_start_are_identical_with_dropout(agent_with_dropout,
+                                                                        level0_batch):
+    agent, _ = agent_with_dropout()
     level = agent.levels[0]
-    batch = _batch(agent)
+    batch = level0_batch(agent)
     level.train_step(batch)  # modes have been switched back and forth once
     wm = level.world_model
     with torch.no_grad():
@@ -101,9 +83,9 @@ def _scores(agent, seed: int) -> tuple[float, float, list[float]]:
     return result["score"], result["length"], trace
 
 
-def test_greedy_evaluation_is_deterministic_and_dropout_free():
-    agent, _ = _agent(levels=2)
-    agent.levels[0].train_step(_batch(agent))
+def test_greedy_evaluation_is_deterministic_and_dropout_free(agent_with_dropout, level0_batch):
+    agent, _ = agent_with_dropout(levels=2)
+    agent.levels[0].train_step(level0_batch(agent))
     twin = copy.deepcopy(agent)  # the same weights without dropout anywhere
     for level in twin.levels:
         for module in level.modules():
@@ -118,8 +100,8 @@ def test_greedy_evaluation_is_deterministic_and_dropout_free():
     assert _scores(twin, seed=7) == first
 
 
-def test_evaluation_leaves_the_training_random_stream_alone():
-    agent, _ = _agent()
+def test_evaluation_leaves_the_training_random_stream_alone(agent_with_dropout):
+    agent, _ = agent_with_dropout()
     torch.manual_seed(9)
     expected = torch.rand(3)
     torch.manual_seed(9)
@@ -127,8 +109,8 @@ def test_evaluation_leaves_the_training_random_stream_alone():
     torch.testing.assert_close(torch.rand(3), expected)
 
 
-def test_observing_twice_from_one_state_gives_one_latent():
-    agent, env = _agent()
+def test_observing_twice_from_one_state_gives_one_latent(agent_with_dropout):
+    agent, env = agent_with_dropout()
     level = agent.levels[0]
     obs, _ = env.reset(seed=0)
     state = level.initial_policy_state(1, torch.device("cpu"))
