@@ -235,9 +235,10 @@ def check_unused_bindings(paths: Sequence[Path] = (), bindings: Sequence[str] = 
     bind parts a given run does not build (``rssm.deter_dim`` of scale/tiny.gin in an S5 run,
     ``SubgoalAutoencoder.*`` of presets/hieros.gin plus hierarchy/levels_1.gin). Since nothing
     tells such a line apart from a binding of a part the user forgot to enable, this is the one
-    kind of unused binding that passes. Likewise a macro that is never evaluated, and
-    configurables built only later, during training (``Abstraction``), which this check, run
-    right after building, sees as not built. Limitation: a level-scoped binding
+    kind of unused binding that passes, and it is recorded in the run
+    (``config/inactive_bindings.txt``). Likewise a macro that is never evaluated. Every part is
+    built before this check runs (the agent builds its abstractions with its levels), so nothing
+    is mistaken for unbuilt because it is built later. Limitation: a level-scoped binding
     (``level2/...``) in a file shared by runs with fewer levels is a wrong-scope error.
 
     Returns the inactive bindings as one-line ``where: binding: why`` strings (for the record);
