@@ -55,6 +55,9 @@ class Tracker(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Log metrics at ``step`` (env steps); non-finite values are skipped and counted."""
 
+    def last_steps(self, keys: list[str]) -> dict[str, int]:
+        """The largest step logged so far for each of ``keys`` that has a value (resume)."""
+
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store ``text`` as the artifact ``artifact_file`` (e.g. ``config/command.txt``)."""
 
@@ -267,6 +270,14 @@ class NullTracker:
         for key, value in finite.items():
             self.metrics.setdefault(key, []).append((int(step), value))
         self._log.append((int(step), finite))
+
+    def last_steps(self, keys: list[str]) -> dict[str, int]:
+        out = {}
+        for key in keys:
+            history = self.metrics.get(sanitize_key(key))
+            if history:
+                out[key] = max(step for step, _ in history)
+        return out
 
     def metrics_log(self) -> list[tuple[int, dict[str, float]]]:
         """One ``(step, metrics)`` entry per :meth:`log_metrics` call, in call order."""

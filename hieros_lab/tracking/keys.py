@@ -53,4 +53,5 @@ OPERATIVE_CONFIG = "config/operative_config.gin"
 COMMAND = "config/command.txt"
 INACTIVE_BINDINGS = "config/inactive_bindings.txt"  # bindings of components the run never built
 ERROR = "error/traceback.txt"
+ERROR_SAVE = "error/checkpoint_after_failure.txt"  # why the checkpoint after a failure failed
 SUBGOALS = "subgoals"  # directory of subgoal pictures: observation | decoded goal per level

@@ -30,6 +30,7 @@ from hieros_lab.tracking.base import (
     check_status,
     prepare_params,
     prepare_tags,
+    sanitize_key,
     split_finite,
 )
 
@@ -289,6 +290,17 @@ class MlflowTracker:
         with self._guard(f"log metrics at step {step}"):
             for chunk in _chunks(items, METRICS_PER_BATCH):
                 self._client().log_batch(run_id, metrics=chunk, synchronous=True)
+
+    def last_steps(self, keys: list[str]) -> dict[str, int]:
+        """One metric-history query per key (only a resume asks)."""
+        run_id = self._run()
+        out = {}
+        with self._guard("read metric histories"):
+            for key in keys:
+                history = self._client().get_metric_history(run_id, sanitize_key(key))
+                if history:
+                    out[key] = max(m.step for m in history)
+        return out
 
     def log_text(self, text: str, artifact_file: str) -> None:
         run_id = self._run()

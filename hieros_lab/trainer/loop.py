@@ -1,7 +1,9 @@
 """The shared trainer: env interaction, train ratio, evaluation, logging, checkpoints.
 
 Every metric goes to the injected tracker at ``step = env steps``; components only return
-metric dicts. A run can be stopped at any time and resumed from its last checkpoint.
+metric dicts. A run can be stopped at any time and resumed from its last checkpoint. Metrics
+reach the tracker with the checkpoint they belong to (:mod:`hieros_lab.trainer.journal`), so a
+resumed run never logs a step twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hieros_lab.tracking.base import Tracker
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
+from hieros_lab.trainer.journal import MetricJournal, replay
 from hieros_lab.trainer.schedule import Ratio, every
 
 EVAL_SEED_OFFSET = 1_000_003
@@ -105,15 +108,19 @@ class Trainer:
                                         device=self.device)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
         self.step, self.updates, self.episodes = 0, 0, 0
+        self.journal = MetricJournal()
 
     def tags(self, tracker: Tracker) -> dict[str, str]:
         assert self.agent is not None
         return component_tags([self.env_factory, tracker, *self.agent.components()])
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def save(self, root: Path) -> Path:
+    def save(self, root: Path, tracker: Tracker | None = None) -> Path:
+        """Write and commit a checkpoint, then send the metrics measured since the last one
+        to ``tracker`` (None: they stay in the checkpoint until a resume sends them)."""
         assert self.agent is not None
         path = ckpt.new_checkpoint_dir(root, self.step)
+        self.journal.write(path)
         self.agent.save_replay(path)
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
@@ -121,10 +128,13 @@ class Trainer:
                  "py_rng": random.getstate()}
         ckpt.atomic_torch_save(state, path / "state.pt")
         ckpt.commit_checkpoint(root, path)
+        if tracker is not None:
+            self.journal.send(tracker, path)
         return path
 
-    def restore(self, root: Path) -> bool:
-        """Load the latest checkpoint under ``root``; False when there is none."""
+    def restore(self, root: Path, tracker: Tracker | None = None) -> bool:
+        """Load the latest checkpoint under ``root``; False when there is none. Metrics the
+        checkpoint holds but may not have sent go to ``tracker`` first (exactly once)."""
         assert self.agent is not None
         path = ckpt.latest_checkpoint(root)
         if path is None:
@@ -136,6 +146,8 @@ class Trainer:
         except Exception as err:
             raise ckpt.CheckpointError(f"checkpoint {path} does not match this config: "
                                        f"{type(err).__name__}: {err}") from None
+        if tracker is not None:
+            replay(tracker, path)
         self.step, self.updates = int(state["step"]), int(state["updates"])
         self.episodes = int(state["episodes"])
         self.ratio.load_state_dict(state["ratio"])
@@ -161,9 +173,9 @@ class Trainer:
                 episode = self.driver.step(self.agent.step)
                 if episode is not None:
                     self.episodes += 1
-                    tracker.log_metrics({keys.EPISODE_SCORE: episode.score,
-                                         keys.EPISODE_LENGTH: float(episode.length),
-                                         keys.EPISODES: float(self.episodes)}, self.step)
+                    self.journal.add({keys.EPISODE_SCORE: episode.score,
+                                      keys.EPISODE_LENGTH: float(episode.length),
+                                      keys.EPISODES: float(self.episodes)}, self.step)
                     bar.set_postfix(score=f"{episode.score:.1f}", refresh=False)
                 if self.driver.env_steps == before:
                     continue
@@ -180,18 +192,18 @@ class Trainer:
                             keys.ENV_STEPS_PER_S: (self.step - last_step) / (now - last_time),
                             keys.REPLAY_SIZE: float(len(self.agent.replay)),
                             keys.UPDATES: float(self.updates)}
-                    tracker.log_metrics({**{k: float(np.mean(v)) for k, v in pending.items()},
-                                         **perf}, self.step)
+                    self.journal.add({**{k: float(np.mean(v)) for k, v in pending.items()},
+                                      **perf}, self.step)
                     pending.clear()
                     last_time, last_step, last_updates = now, self.step, self.updates
                 if every(self.step, self.eval_every) and self.step < self.steps:
                     self.run_eval(tracker)
                 if every(self.step, self.checkpoint_every):
-                    self.save(checkpoint_root)
+                    self.save(checkpoint_root, tracker)
         finally:
             bar.close()
         final = self.run_eval(tracker)
-        self.save(checkpoint_root)
+        self.save(checkpoint_root, tracker)
         return final
 
     def run_eval(self, tracker: Tracker) -> dict[str, float]:
@@ -200,7 +212,7 @@ class Trainer:
             self.eval_driver = Driver(self.env_factory(seed=seed), seed)
         result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
                                    seed=self.seed + EVAL_SEED_OFFSET + self.step)
-        tracker.log_metrics({f"eval/{k}": v for k, v in result.items()}, self.step)
+        self.journal.add({f"eval/{k}": v for k, v in result.items()}, self.step)
         if picture is not None:
             tracker.log_image(picture, f"{keys.SUBGOALS}/step_{self.step:09d}.png")
         return result

@@ -6,6 +6,7 @@ The MLflow run always ends FINISHED, FAILED (with the traceback as an artifact) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -114,7 +115,7 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
     status = "FAILED"
     try:
         with sigterm_as_interrupt():
-            if resume and not trainer.restore(root):
+            if resume and not trainer.restore(root, tracker):
                 raise config.ConfigError(f"cannot resume: no checkpoint under {root}")
             operative = config.operative_config()
             (run_dir / "operative_config.gin").write_text(operative)
@@ -135,13 +136,27 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
     except KeyboardInterrupt:
         status = "KILLED"
         if trainer.agent is not None and trainer.step > 0:
-            trainer.save(root)  # resumable from where it stopped
+            trainer.save(root, tracker)  # resumable from where it stopped; metrics sent
         raise
     except BaseException:
         tracker.log_text(traceback.format_exc(), keys.ERROR)
+        _save_after_failure(trainer, root, tracker)
         raise
     finally:
         tracker.end(status)
+
+
+def _save_after_failure(trainer: Trainer, root: Path, tracker: Tracker) -> None:
+    """A failed run keeps the metrics that led to the failure (the last ones matter most when
+    something diverged): checkpoint where it failed, which sends them. If even that fails, they
+    are dropped rather than sent without a checkpoint, which a resume would then log twice."""
+    if trainer.agent is None or trainer.step == 0:
+        return
+    try:
+        trainer.save(root, tracker)
+    except Exception:  # noqa: BLE001  (the original error is the one to report)
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            tracker.log_text(traceback.format_exc(), keys.ERROR_SAVE)
 
 
 def _first_line(err: BaseException) -> str:

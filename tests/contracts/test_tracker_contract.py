@@ -49,3 +49,14 @@ def test_resume_keeps_the_run_id(make, name):
     assert again.start("first", run_id=run_id) == run_id
     again.log_metrics({"m": 2.0}, step=2)
     again.end("FINISHED")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_last_steps_reports_the_largest_logged_step_per_key(make, name):
+    tracker = make(name)
+    tracker.start("last-steps")
+    tracker.log_metrics({"level0/loss": 1.0, "eval/score": 2.0}, step=3)
+    tracker.log_metrics({"level0/loss": 0.5}, step=7)
+    assert tracker.last_steps(["level0/loss", "eval/score", "never"]) == {
+        "level0/loss": 7, "eval/score": 3}
+    tracker.end("FINISHED")
