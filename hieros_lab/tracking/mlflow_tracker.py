@@ -5,6 +5,8 @@ the working directory (MLflow's own default; DESIGN.md §4). :meth:`MlflowTracke
 store usable before any training, so a typo in a path or a dead server costs seconds, not a run.
 For a sqlite store the artifacts go next to the database (``<db dir>/mlartifacts/<experiment>``)
 whatever the working directory, so a store directory holds its whole history.
+Runs may share a sqlite store: it is created by one process at a time and requests that find
+it locked are retried (store_lock.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +35,7 @@ from hieros_lab.tracking.base import (
     sanitize_key,
     split_finite,
 )
+from hieros_lab.tracking.store_lock import open_store, retry_locked
 
 if TYPE_CHECKING:  # mlflow is imported on first use: importing it costs seconds
     from mlflow.tracking import MlflowClient
@@ -165,12 +168,23 @@ class MlflowTracker:
             raise TrackerError(f"MLflow store {self.tracking_uri}: cannot {action}: "
                                f"{_one_line(err)}") from err
 
+    def _call(self, action: str, op: Callable[[], T]) -> T:
+        """``op()`` (one store request), retried while sqlite is locked by another run; any
+        failure becomes a one-line TrackerError naming the store."""
+        with self._guard(action):
+            return retry_locked(op, self.tracking_uri, action)
+
     def _client(self) -> MlflowClient:
         if self._client_obj is None:
             from mlflow.tracking import MlflowClient
 
+            uri = self.tracking_uri
+            db = sqlite_db_path(uri) if self.scheme == "sqlite" else None
+            if db is not None:  # import it (~0.6 s) before the lock, not while others wait
+                import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+            # Locked: runs started together on a new store must not all migrate it at once.
             with self._guard("open the store"), _quiet_store_setup():
-                self._client_obj = MlflowClient(tracking_uri=self.tracking_uri)
+                self._client_obj = open_store(uri, db, lambda: MlflowClient(tracking_uri=uri))
         return self._client_obj
 
     def _fail(self, reason: str) -> TrackerError:
@@ -203,8 +217,8 @@ class MlflowTracker:
             if (problem := http_problem(self.tracking_uri)) is not None:
                 raise self._fail(problem)
         client = self._client()
-        with self._guard(f"read experiment {self.experiment!r}"):
-            exp = client.get_experiment_by_name(self.experiment)
+        exp = self._call(f"read experiment {self.experiment!r}",
+                         lambda: client.get_experiment_by_name(self.experiment))
         if exp is not None and exp.lifecycle_stage != "active":
             raise self._fail(f"experiment {self.experiment!r} is deleted (restore it with "
                              "`mlflow experiments restore` or choose another name)")
@@ -215,23 +229,20 @@ class MlflowTracker:
                 raise self._fail(f"artifact location: {problem}")
 
     def _get_experiment_id(self) -> str:
+        """The experiment's id, created if missing. Race-free: when another process creates
+        it between our read and our create, the create is refused and the winner's is read."""
         if self._experiment_id is not None:
             return self._experiment_id
-        from mlflow.exceptions import MlflowException
-
         client, name = self._client(), self.experiment
-        with self._guard(f"open experiment {name!r}"):
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                root = self._sqlite_artifact_root()
-                try:
-                    self._experiment_id = client.create_experiment(
-                        name, artifact_location=str(root) if root else None)
-                    return self._experiment_id
-                except MlflowException as err:  # another process created it meanwhile
-                    if err.error_code != "RESOURCE_ALREADY_EXISTS":
-                        raise
-                    exp = client.get_experiment_by_name(name)
+        action = f"open experiment {name!r}"
+        exp = self._call(action, lambda: client.get_experiment_by_name(name))
+        if exp is None:
+            root = self._sqlite_artifact_root()
+            created = self._call(action, lambda: _create_experiment(client, name, root))
+            if created is not None:
+                self._experiment_id = created
+                return created
+            exp = self._call(action, lambda: client.get_experiment_by_name(name))
         if exp is None or exp.lifecycle_stage != "active":
             raise self._fail(f"experiment {name!r} is deleted")
         self._experiment_id = exp.experiment_id
@@ -249,32 +260,36 @@ class MlflowTracker:
         if run_id is None:
             experiment_id = self._get_experiment_id()
             tags = {PARENT_RUN_TAG: parent_run_id} if parent_run_id else {}
-            with self._guard(f"create run {run_name!r}"):
-                run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+            run_id = self._call(f"create run {run_name!r}", lambda: client.create_run(
+                experiment_id, tags=tags, run_name=run_name).info.run_id)
         else:
-            with self._guard(f"resume run {run_id}"):
-                client.get_run(run_id)
-                client.update_run(run_id, status="RUNNING")
+            resumed = run_id
+            self._call(f"resume run {resumed}", lambda: client.get_run(resumed))
+            self._call(f"resume run {resumed}",
+                       lambda: client.update_run(resumed, status="RUNNING"))
         self._run_id, self._running = run_id, True
         return run_id
+
+    def _log_batch(self, action: str, run_id: str, **batch: Any) -> None:
+        """One ``log_batch`` request; retried alone, so chunks already stored are not resent."""
+        client = self._client()
+        self._call(action, lambda: client.log_batch(run_id, synchronous=True, **batch))
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
         run_id = self._run()
         items = [Param(k, v) for k, v in prepare_params(params).items()]
-        with self._guard("log params"):
-            for chunk in _chunks(items, PARAMS_PER_BATCH):
-                self._client().log_batch(run_id, params=chunk, synchronous=True)
+        for chunk in _chunks(items, PARAMS_PER_BATCH):
+            self._log_batch("log params", run_id, params=chunk)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
         run_id = self._run()
         items = [RunTag(k, v) for k, v in prepare_tags(tags).items()]
-        with self._guard("set tags"):
-            for chunk in _chunks(items, PARAMS_PER_BATCH):
-                self._client().log_batch(run_id, tags=chunk, synchronous=True)
+        for chunk in _chunks(items, PARAMS_PER_BATCH):
+            self._log_batch("set tags", run_id, tags=chunk)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Finite values go out in ``log_batch`` calls; NaN/inf are counted in
@@ -287,9 +302,8 @@ class MlflowTracker:
             self._skipped[key] = self._skipped.get(key, 0) + 1
         now_ms = int(time.time() * 1000)
         items = [Metric(k, v, now_ms, int(step)) for k, v in finite.items()]
-        with self._guard(f"log metrics at step {step}"):
-            for chunk in _chunks(items, METRICS_PER_BATCH):
-                self._client().log_batch(run_id, metrics=chunk, synchronous=True)
+        for chunk in _chunks(items, METRICS_PER_BATCH):
+            self._log_batch(f"log metrics at step {step}", run_id, metrics=chunk)
 
     def last_steps(self, keys: list[str]) -> dict[str, int]:
         """One metric-history query per key (only a resume asks)."""
@@ -303,33 +317,44 @@ class MlflowTracker:
         return out
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        run_id = self._run()
-        with self._guard(f"write artifact {artifact_file}"):
-            self._client().log_text(run_id, text, artifact_file)
+        run_id, client = self._run(), self._client()
+        self._call(f"write artifact {artifact_file}",
+                   lambda: client.log_text(run_id, text, artifact_file))
 
     def log_file(self, local_path: str, artifact_dir: str | None = None) -> None:
         """Copy a file, or a directory's contents, under ``artifact_dir`` (None: the root)."""
-        run_id = self._run()
+        run_id, client = self._run(), self._client()
         path = Path(local_path)
         if not path.exists():
             raise FileNotFoundError(f"cannot log {path}: no such file or directory")
-        with self._guard(f"copy {path} into the artifacts"):
-            if path.is_dir():
-                self._client().log_artifacts(run_id, str(path), artifact_dir)
-            else:
-                self._client().log_artifact(run_id, str(path), artifact_dir)
+        copy = client.log_artifacts if path.is_dir() else client.log_artifact
+        self._call(f"copy {path} into the artifacts",
+                   lambda: copy(run_id, str(path), artifact_dir))
 
     def log_image(self, image: np.ndarray, artifact_file: str) -> None:
-        run_id = self._run()
+        run_id, client = self._run(), self._client()
         check_image(image)
-        with self._guard(f"write image {artifact_file}"):
-            self._client().log_image(run_id, image, artifact_file=artifact_file)
+        self._call(f"write image {artifact_file}",
+                   lambda: client.log_image(run_id, image, artifact_file=artifact_file))
 
     def end(self, status: str) -> None:
         """Set the terminal status (FINISHED/FAILED/KILLED); a no-op when no run is running."""
         check_status(status)
         if not self._running or self._run_id is None:
             return
-        with self._guard(f"end run {self._run_id}"):
-            self._client().set_terminated(self._run_id, status=status)
+        run_id, client = self._run_id, self._client()
+        self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
         self._running = False
+
+
+def _create_experiment(client: MlflowClient, name: str, root: Path | None) -> str | None:
+    """The new experiment's id, or None if one of that name exists already (created by
+    another process since we looked)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.create_experiment(name, artifact_location=str(root) if root else None)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return None

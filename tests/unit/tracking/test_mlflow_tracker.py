@@ -219,3 +219,47 @@ def test_check_refuses_a_deleted_experiment(uri, client):
     with pytest.raises(TrackerError, match="deleted"):
         MlflowTracker(uri, experiment="gone").check()
     MlflowTracker(uri, experiment="hieros_lab").check()  # a healthy store passes
+
+
+def _locked_error():
+    """What MLflow raises when another process holds sqlite's write lock too long."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        raise sqlite3.OperationalError("database is locked")
+    except sqlite3.OperationalError as err:
+        return MlflowException(f"(sqlite3.OperationalError) {err}")
+
+
+def test_a_locked_store_is_retried_and_logs_once(uri, client, monkeypatch):
+    tracker = MlflowTracker(uri)
+    run_id = tracker.start("locked-once")
+    real = tracker._client()
+    log_batch, failures = real.log_batch, [_locked_error()]
+
+    def flaky(*args, **kwargs):  # another run holds the write lock for the first try
+        if failures:
+            raise failures.pop()
+        return log_batch(*args, **kwargs)
+
+    monkeypatch.setattr(real, "log_batch", flaky)
+    tracker.log_metrics({"eval/score": 3.0}, 30)
+    tracker.end("FINISHED")
+    assert _history(client, run_id, "eval/score") == [(30, 3.0)]
+
+
+def test_an_experiment_created_meanwhile_is_read_not_duplicated(uri, client, monkeypatch):
+    loser = MlflowTracker(uri, experiment="raced")
+    real = loser._client()
+    winner = MlflowTracker(uri, experiment="raced")
+    winner_id = winner._get_experiment_id()
+    read, stale = real.get_experiment_by_name, [None]
+    # The loser read "no such experiment" just before the winner created it.
+    monkeypatch.setattr(real, "get_experiment_by_name",
+                        lambda name: stale.pop() if stale else read(name))
+    run_id = loser.start("second")
+    loser.end("FINISHED")
+    assert client.get_run(run_id).info.experiment_id == winner_id
+    assert [e.name for e in client.search_experiments()].count("raced") == 1
