@@ -307,13 +307,13 @@ class MlflowTracker:
 
     def last_steps(self, keys: list[str]) -> dict[str, int]:
         """One metric-history query per key (only a resume asks)."""
-        run_id = self._run()
+        run_id, client = self._run(), self._client()
         out = {}
-        with self._guard("read metric histories"):
-            for key in keys:
-                history = self._client().get_metric_history(run_id, sanitize_key(key))
-                if history:
-                    out[key] = max(m.step for m in history)
+        for key in keys:
+            history = self._call(f"read the history of {key}",
+                                 lambda k=key: client.get_metric_history(run_id, sanitize_key(k)))
+            if history:
+                out[key] = max(m.step for m in history)
         return out
 
     def log_text(self, text: str, artifact_file: str) -> None:
