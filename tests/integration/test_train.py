@@ -88,6 +88,11 @@ def test_interrupt_marks_run_killed_and_is_resumable(train, client, only_run, mo
     ("Trainer.env = @atari", None),
     ("WorldModel.sequence = @s6", "@s6"),
     ("Trainer.steps = 'x'", "Trainer.steps"),
+    # Settings under which the agent never trains (debug.gin: 4 windows of 16 steps = 19 steps).
+    ("Trainer.train_ratio = 0.0", "Trainer.train_ratio"),
+    ("Trainer.train_ratio = -1.0", "Trainer.train_ratio"),
+    ("Trainer.steps = 18", "Trainer.steps"),
+    ("ReplayBuffer.capacity = 18", "ReplayBuffer.capacity"),
 ])
 def test_bad_input_exits_before_any_run(train, client, only_run, capsys, binding, needle):
     extra = ("atari.game = 'NotAGame'",) if "atari" in binding else ()
@@ -97,6 +102,14 @@ def test_bad_input_exits_before_any_run(train, client, only_run, capsys, binding
     assert len(err) == 1 and (needle or "NotAGame") in err[0]
     exp = client.get_experiment_by_name("hieros_lab")
     assert exp is None or not client.search_runs([exp.experiment_id])
+
+
+def test_the_shortest_accepted_run_trains_once(train, client, only_run):
+    """The bound of the check above is exact: 19 env steps give level 0 its first update."""
+    code, _ = train("Trainer.steps = 19", "Trainer.log_every = 19")
+    assert code == 0
+    updates = client.get_metric_history(only_run().info.run_id, "perf/updates")
+    assert [(m.step, m.value) for m in updates] == [(19, 1.0)]
 
 
 def test_unwritable_tracking_store_is_named(train, tmp_path, monkeypatch, capsys):
