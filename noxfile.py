@@ -1,8 +1,10 @@
 """nox sessions. All of them share ONE virtualenv, the project's ``.venv``.
 
-``nox -s tests`` creates ``.venv`` and installs the project (``pip install -e .[dev,ray]``) when it
-is missing or ``pyproject.toml`` changed since the last install, then runs inside it; nothing
-is reinstalled per session (torch alone is hundreds of MB).
+``.venv/bin/nox -s tests`` (the README's test command; nox comes with the dev extra of its setup
+command) installs the project into ``.venv`` (``pip install -e .[dev,ray]``) when
+``pyproject.toml`` changed since the last install, then runs inside it; nothing is reinstalled
+per session (torch alone is hundreds of MB). A nox from elsewhere also creates ``.venv`` when it
+is missing.
 """
 
 from __future__ import annotations

@@ -69,7 +69,13 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hieros_lab import config
     from hieros_lab.tracking.base import TrackerError
     from hieros_lab.trainer.checkpoint import CheckpointError
-    from hieros_lab.trainer.session import RunSpec, default_run_dir, run_command, run_training
+    from hieros_lab.trainer.session import (
+        RunFinished,
+        RunSpec,
+        default_run_dir,
+        run_command,
+        run_training,
+    )
 
     bindings = list(args.gin_binding)
     if args.device:
@@ -92,6 +98,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         spec.tags.update(_parse_tags(args.tag))
         spec.parent_run_id = args.parent_run_id or spec.parent_run_id
         result = run_training(spec, run_dir, resume, progress=not args.no_progress)
+    except RunFinished as done:  # a resume with nothing left to train is a success
+        print(f"hieros-lab: {done}")
+        return 0
     except (config.ConfigError, TrackerError, CheckpointError) as err:
         print(f"hieros-lab: error: {err}", file=sys.stderr)
         return EXIT_USAGE

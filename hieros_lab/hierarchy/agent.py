@@ -111,6 +111,13 @@ class Agent:
         """B * T: the steps one level-0 update replays (for the train ratio)."""
         return self.batch_size * self.replay.length
 
+    @property
+    def steps_before_training(self) -> int:
+        """Level-0 steps stored before :meth:`can_train` holds: ``batch_size`` windows of
+        ``length`` steps. Every env step stores one step (an episode's last step one more), so
+        this is also the env steps a run needs before its first update, at most."""
+        return self.replay.length + self.batch_size - 1
+
     def modules(self) -> list[torch.nn.Module]:
         return list(self.levels)
 

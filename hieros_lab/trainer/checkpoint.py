@@ -7,6 +7,7 @@ checkpoint was; loading a damaged file raises :class:`CheckpointError` naming it
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,24 @@ def latest_checkpoint(root: Path) -> Path | None:
     if not path.is_dir():
         raise CheckpointError(f"checkpoint pointer {pointer} names a missing directory {path}")
     return path
+
+
+_STEP_DIR = re.compile(r"ckpt-(\d+)")
+
+
+def checkpoint_step(root: Path) -> int | None:
+    """Env step of the latest checkpoint under ``root`` (None: no checkpoint), read from its
+    directory name (:func:`new_checkpoint_dir`) so that no weights are loaded; a directory
+    named otherwise falls back to the counter inside its ``state.pt``."""
+    path = latest_checkpoint(root)
+    if path is None:
+        return None
+    match = _STEP_DIR.fullmatch(path.name)
+    if match is not None:
+        return int(match.group(1))
+    state = load_torch(path / "state.pt")
+    try:
+        return int(state["step"])
+    except (TypeError, KeyError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path / 'state.pt'} has no step counter: "
+                              f"{type(err).__name__}: {err}") from None

@@ -29,7 +29,7 @@ from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
 from hieros_lab.trainer.journal import MetricJournal, replay
-from hieros_lab.trainer.schedule import Ratio, every
+from hieros_lab.trainer.schedule import Ratio, every, planned_updates
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -84,6 +84,8 @@ class Trainer:
         for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
+        if not train_ratio > 0:  # also NaN: a ratio of 0 would run to the end without training
+            raise ValueError(f"Trainer.train_ratio must be > 0, got {train_ratio}")
         self.env_factory, self.tracker_factory, self.agent_factory = env, tracker, agent
         self.steps, self.train_ratio, self.seed = steps, train_ratio, seed
         self.log_every, self.eval_every, self.eval_episodes = log_every, eval_every, eval_episodes
@@ -107,8 +109,23 @@ class Trainer:
                                         num_actions=int(env.action_space.n), seed=self.seed,
                                         device=self.device)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
+        self._check_trains(self.agent)
         self.step, self.updates, self.episodes = 0, 0, 0
         self.journal = MetricJournal()
+
+    def _check_trains(self, agent: Agent) -> None:
+        """Raise when the budget ends before the agent's first update: such a run would go to
+        the end and report scores of an untrained agent without a word."""
+        need, rep, batch = agent.steps_before_training, agent.replay, agent.batch_size
+        sizes = f"Agent.batch_size = {batch} windows of ReplayBuffer.length = {rep.length}"
+        if rep.capacity < need:
+            raise ValueError(f"ReplayBuffer.capacity = {rep.capacity} holds fewer than the {need} "
+                             f"steps that {sizes} need: the agent would never train")
+        # Short episodes store extra steps and could start training a little earlier; a budget
+        # that relies on them is still a mistake, so the rule counts env steps only.
+        if planned_updates(self.steps, need, self.ratio.ratio) < 1:
+            raise ValueError(f"Trainer.steps = {self.steps} ends before the first update, which "
+                             f"needs {need} env steps ({sizes}): the agent would never train")
 
     def tags(self, tracker: Tracker) -> dict[str, str]:
         assert self.agent is not None

@@ -36,6 +36,18 @@ class Ratio:
         self.prev_step, self.carry = state["prev_step"], float(state["carry"])
 
 
+def planned_updates(steps: int, first_step: int, ratio: float) -> int:
+    """Updates that :class:`Ratio` grants over a run of ``steps`` env steps when training may
+    start at env step ``first_step``: one at the first call, then ``ratio`` per step after it.
+
+    With ``ratio > 0`` this is 0 only when ``steps < first_step``: the first call always grants
+    one update, so no positive ratio is "too small" once training has started.
+    """
+    if ratio <= 0 or steps < first_step:
+        return 0
+    return 1 + int((steps - first_step) * ratio)
+
+
 def every(step: int, interval: int) -> bool:
     """True when ``step`` is a positive multiple of ``interval`` (``interval <= 0``: never)."""
     return interval > 0 and step > 0 and step % interval == 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from hieros_lab import config
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker, flatten_gin_params
+from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.loop import Trainer
 
 RUN_FILE = "run.json"
@@ -27,6 +28,11 @@ RUN_FILE = "run.json"
 
 class Killed(KeyboardInterrupt):
     """Raised in the main thread when SIGTERM arrives."""
+
+
+class RunFinished(Exception):
+    """``--resume`` of a run that already trained to ``Trainer.steps``: nothing to do, and the
+    tracked run is left as it is (no new evaluation, no status change)."""
 
 
 @contextmanager
@@ -55,6 +61,10 @@ class RunSpec:
     #: Bindings of parts this run never built (e.g. ``rssm.*`` in an S5 run), recomputed by
     #: config.check_unused_bindings at every start and logged as ``config/inactive_bindings.txt``.
     inactive_bindings: list[str] = field(default_factory=list)
+    #: The env step at which training last ended FINISHED; None while a part is under way or
+    #: after it stopped early. Written after the tracker ended the run, so a run killed during
+    #: its final evaluation (checkpoint at ``Trainer.steps``, no final score) is not "finished".
+    completed_step: int | None = None
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -102,11 +112,28 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
         raise config.ConfigError(_first_line(err)) from None
     # A binding the built graph ignored is an error too (inactive ones are kept for the record).
     spec.inactive_bindings = config.check_unused_bindings(paths, bindings)
+    done = finished_step(spec, run_dir, trainer.steps) if resume else None
+    if done is not None:  # before the tracker opens the run, so the run stays as it is
+        raise RunFinished(f"run {run_dir} is finished: trained to step {done} (Trainer.steps = "
+                          f"{trainer.steps}); nothing to do (raise Trainer.steps to train on)")
     run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None,
                            parent_run_id=spec.parent_run_id)
     spec.run_id = run_id
+    spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evaluates)
     spec.save(run_dir)
-    return _tracked(trainer, tracker, spec, run_dir, resume, progress)
+    result = _tracked(trainer, tracker, spec, run_dir, resume, progress)
+    spec.completed_step = trainer.step
+    spec.save(run_dir)
+    return result
+
+
+def finished_step(spec: RunSpec, run_dir: Path, steps: int) -> int | None:
+    """The step a run finished at when it has nothing left to train, else None: its last part
+    ended FINISHED at the step of its latest checkpoint, and that step reaches ``steps``."""
+    done = spec.completed_step
+    if done is None or done < steps:
+        return None
+    return done if ckpt.checkpoint_step(run_dir / "checkpoints") == done else None
 
 
 def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, resume: bool,

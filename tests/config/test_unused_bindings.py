@@ -155,7 +155,8 @@ def test_unbuilt_component_and_configurable_are_inactive(tmp_path):
 # -- the shipped presets and the CLI ---------------------------------------------------------
 GIN = config.GIN_DIR
 PRESETS = sorted(str(p.relative_to(GIN)) for p in (GIN / "presets").glob("*.gin"))
-FAST = ("Trainer.steps = 2", "Trainer.tracker = @null", "Trainer.train_ratio = 64.0",
+# 19 steps: the first update at tiny sizes (4 windows of 16 steps); a shorter run is rejected.
+FAST = ("Trainer.steps = 19", "Trainer.tracker = @null", "Trainer.train_ratio = 64.0",
         "Trainer.eval_every = 0", "Trainer.eval_episodes = 1", "Trainer.checkpoint_every = 0",
         "Trainer.device = 'cpu'")
 RUNS = [("debug.gin",)] + [(p, "scale/tiny.gin", "envs/fake.gin") for p in PRESETS] + [

@@ -15,7 +15,8 @@ from hieros_lab.tracking.base import flatten_gin_params
 
 PRESETS = sorted(str(p.relative_to(config.GIN_DIR))
                  for p in (config.GIN_DIR / "presets").glob("*.gin"))
-TINY = ("Trainer.env = @fake", "Trainer.steps = 3", "Trainer.eval_episodes = 1",
+# 19 steps: the first update at tiny sizes (4 windows of 16 steps); a shorter run is rejected.
+TINY = ("Trainer.env = @fake", "Trainer.steps = 19", "Trainer.eval_episodes = 1",
         "Trainer.log_every = 1", "Trainer.checkpoint_every = 0", "Trainer.device = 'cpu'")
 
 

@@ -76,10 +76,13 @@ def test_local_sweep_then_rerun_skips_finished_and_resumes_interrupted(tiny, mlf
     assert cli.main(["sweep", str(tiny), "--parallel", "4"]) == 0
     children = check_sweep(mlflow_uri, tmp_path)
     before = {k: r.info.run_id for k, r in children.items()}
-    # Simulate an interrupted child: its run KILLED (as SIGTERM leaves it), checkpoint kept.
+    # Simulate an interrupted child: its run KILLED and no completed part in its run.json (as
+    # SIGTERM in its final evaluation leaves them), checkpoint kept.
     client = MlflowClient(tracking_uri=mlflow_uri)
     cut = "rssm/default/seed1"
     client.set_terminated(before[cut], status="KILLED")
+    record = tmp_path / "runs/tiny" / cut / "run.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "completed_step": None}))
     logs = {k: (tmp_path / "runs/tiny" / k / "train.log").stat().st_mtime for k in KEYS}
 
     assert cli.main(["sweep", str(tiny), "--parallel", "2"]) == 0

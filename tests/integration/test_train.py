@@ -48,6 +48,48 @@ def test_resume_continues_the_same_run(train, client, only_run):
     assert updates[-1].step == 150 and updates[-1].value > updates_before
 
 
+def test_resume_of_a_finished_run_leaves_it_alone(train, client, only_run, capsys):
+    code, _ = train("Trainer.steps = 60")
+    assert code == 0
+    before = only_run()
+    evals = client.get_metric_history(before.info.run_id, "eval/score")
+    capsys.readouterr()
+    code, _ = train(resume=True)
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "finished" in out[0] and "Trainer.steps" in out[0], out
+    run = only_run()
+    assert run.info.status == "FINISHED" and run.info.end_time == before.info.end_time
+    assert client.get_metric_history(run.info.run_id, "eval/score") == evals
+    code, _ = train("Trainer.steps = 80", resume=True)  # a raised budget still trains on
+    assert code == 0
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "eval/score")]
+    assert steps == [60, 80] and only_run().info.status == "FINISHED"
+
+
+def test_resume_after_a_kill_in_the_final_evaluation_evaluates(train, client, only_run,
+                                                                monkeypatch):
+    """The checkpoint is at Trainer.steps, but the run has no final score: not finished."""
+    from hieros_lab.trainer.loop import Trainer
+
+    original = Trainer.run_eval
+
+    def killed_in_final_eval(self, tracker):
+        if self.step == self.steps:
+            raise KeyboardInterrupt
+        return original(self, tracker)
+
+    monkeypatch.setattr(Trainer, "run_eval", killed_in_final_eval)
+    code, _ = train("Trainer.steps = 60")
+    assert code == 130 and only_run().info.status == "KILLED"
+    monkeypatch.setattr(Trainer, "run_eval", original)
+    code, _ = train(resume=True)
+    assert code == 0
+    run = only_run()
+    assert run.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "eval/score")] == [60]
+
+
 def test_failure_marks_run_failed_with_traceback(train, client, only_run, monkeypatch):
     from hieros_lab.hierarchy.agent import Agent
 
@@ -88,6 +130,11 @@ def test_interrupt_marks_run_killed_and_is_resumable(train, client, only_run, mo
     ("Trainer.env = @atari", None),
     ("WorldModel.sequence = @s6", "@s6"),
     ("Trainer.steps = 'x'", "Trainer.steps"),
+    # Settings under which the agent never trains (debug.gin: 4 windows of 16 steps = 19 steps).
+    ("Trainer.train_ratio = 0.0", "Trainer.train_ratio"),
+    ("Trainer.train_ratio = -1.0", "Trainer.train_ratio"),
+    ("Trainer.steps = 18", "Trainer.steps"),
+    ("ReplayBuffer.capacity = 18", "ReplayBuffer.capacity"),
 ])
 def test_bad_input_exits_before_any_run(train, client, only_run, capsys, binding, needle):
     extra = ("atari.game = 'NotAGame'",) if "atari" in binding else ()
@@ -97,6 +144,14 @@ def test_bad_input_exits_before_any_run(train, client, only_run, capsys, binding
     assert len(err) == 1 and (needle or "NotAGame") in err[0]
     exp = client.get_experiment_by_name("hieros_lab")
     assert exp is None or not client.search_runs([exp.experiment_id])
+
+
+def test_the_shortest_accepted_run_trains_once(train, client, only_run):
+    """The bound of the check above is exact: 19 env steps give level 0 its first update."""
+    code, _ = train("Trainer.steps = 19", "Trainer.log_every = 19")
+    assert code == 0
+    updates = client.get_metric_history(only_run().info.run_id, "perf/updates")
+    assert [(m.step, m.value) for m in updates] == [(19, 1.0)]
 
 
 def test_unwritable_tracking_store_is_named(train, tmp_path, monkeypatch, capsys):
@@ -113,7 +168,7 @@ def test_corrupted_checkpoint_is_named(train, capsys):
     assert code == 0
     latest = run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
     (latest / "state.pt").write_bytes(b"garbage")
-    code, _ = train(resume=True)
+    code, _ = train("Trainer.steps = 80", resume=True)  # a finished run would load nothing
     assert code == 2
     assert "state.pt" in capsys.readouterr().err
 

@@ -1,0 +1,32 @@
+"""Checkpoint files: the latest checkpoint's step is read without loading its weights."""
+
+from __future__ import annotations
+
+import pytest
+
+from hieros_lab.trainer import checkpoint as ckpt
+
+
+def _commit(root, step: int, state: dict | None = None):
+    path = ckpt.new_checkpoint_dir(root, step)
+    ckpt.atomic_torch_save(state if state is not None else {"step": step}, path / "state.pt")
+    ckpt.commit_checkpoint(root, path)
+    return path
+
+
+def test_step_comes_from_the_latest_checkpoint_without_loading_it(tmp_path):
+    assert ckpt.checkpoint_step(tmp_path) is None
+    _commit(tmp_path, 60)
+    path = _commit(tmp_path, 120)
+    (path / "state.pt").write_bytes(b"not read")  # the directory name is enough
+    assert ckpt.checkpoint_step(tmp_path) == 120
+
+
+def test_a_directory_named_otherwise_falls_back_to_its_state(tmp_path):
+    path = _commit(tmp_path, 7, {"step": 42})
+    renamed = path.rename(tmp_path / "old-style")
+    ckpt.write_text_atomic(tmp_path / ckpt.LATEST, renamed.name + "\n")
+    assert ckpt.checkpoint_step(tmp_path) == 42
+    ckpt.atomic_torch_save({"weights": 1}, renamed / "state.pt")
+    with pytest.raises(ckpt.CheckpointError, match="state.pt"):
+        ckpt.checkpoint_step(tmp_path)
