@@ -116,7 +116,8 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
     if done is not None:  # before the tracker opens the run, so the run stays as it is
         raise RunFinished(f"run {run_dir} is finished: trained to step {done} (Trainer.steps = "
                           f"{trainer.steps}); nothing to do (raise Trainer.steps to train on)")
-    run_id = tracker.start(run_dir.name, run_id=spec.run_id if resume else None,
+    run_id = tracker.start(describe_run(spec, trainer, tracker),
+                           run_id=spec.run_id if resume else None,
                            parent_run_id=spec.parent_run_id)
     spec.run_id = run_id
     spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evaluates)
@@ -125,6 +126,23 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
     spec.completed_step = trainer.step
     spec.save(run_dir)
     return result
+
+
+def describe_run(spec: RunSpec, trainer: Trainer, tracker: Tracker) -> str:
+    """An MLflow run name that says what the run is: preset (the first ``presets/`` file, else
+    the last gin file), sequence model(s), env (with its game or task), seed; e.g.
+    ``quickstart-s5-control:CartPole-v1-seed0``. A sweep's child names itself by its
+    ``mlflow.runName`` tag (arm/game/seed) instead."""
+    files = [Path(f) for f in spec.gin_files]
+    presets = [f for f in files if f.parent.name == "presets"]
+    preset = (presets or files[-1:] or [Path("run")])[0].stem
+    tags = trainer.tags(tracker)
+    env = tags.get(keys.component_tag("env"), "env")
+    task = config.query(f"{env}.game") or config.query(f"{env}.name")
+    if task:
+        env = f"{env}:{task}"
+    sequence = tags.get(keys.component_tag("sequence"), "").replace(",", "+")
+    return "-".join(p for p in (preset, sequence, env, f"seed{trainer.seed}") if p)
 
 
 def finished_step(spec: RunSpec, run_dir: Path, steps: int) -> int | None:

@@ -13,6 +13,7 @@ def test_train_logs_a_complete_mlflow_run(train, client, only_run, sequence):
     assert code == 0
     run = only_run()
     assert run.info.status == "FINISHED"
+    assert run.info.run_name == f"debug-{sequence}-fake-seed0"  # what it is, not a timestamp
     tags = run.data.tags
     assert tags["component.sequence"] == sequence
     assert tags["component.sampler"] == "uniform"
@@ -195,3 +196,10 @@ def test_sigterm_marks_run_killed(tmp_path, client, only_run):
     assert proc.returncode == 130, err
     assert only_run().info.status == "KILLED"
     assert (tmp_path / "run" / "checkpoints" / "latest").is_file()
+
+
+def test_run_name_names_preset_sequence_env_task_and_seed(train, only_run):
+    code, _ = train("Trainer.steps = 25", "Trainer.seed = 3",
+                    gin=("presets/quickstart.gin", "scale/tiny.gin"))
+    assert code == 0
+    assert only_run().info.run_name == "quickstart-s5-control:CartPole-v1-seed3"
