@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,9 @@ def test_runs_started_together_on_a_new_store_all_finish(tmp_path):
     exp = client.get_experiment_by_name("hieros_lab")
     assert exp is not None
     runs = client.search_runs([exp.experiment_id])
-    assert sorted(r.info.run_name for r in runs) == [f"r{i}" for i in range(RUNS)]
+    recorded = {json.loads((tmp_path / f"runs/r{i}" / "run.json").read_text())["run_id"]
+                for i in range(RUNS)}
+    assert {r.info.run_id for r in runs} == recorded and len(recorded) == RUNS
     assert {r.info.status for r in runs} == {"FINISHED"}
     for run in runs:
         def steps(key: str, run_id: str = run.info.run_id) -> list[int]:
