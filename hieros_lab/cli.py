@@ -159,6 +159,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ConfigError, TrackerError) as err:
         print(f"hieros-lab: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before the parent run opened: nothing to end or resume
+        print("hieros-lab: sweep interrupted before it started", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _report_parser(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from hieros_lab.config import ConfigError
 from hieros_lab.sweep.runner import STOP_GRACE_S, STOPPED, Job, OnDone, stop
+from hieros_lab.trainer.stopping import StopRequest
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -75,7 +76,7 @@ def connect(address: str) -> None:
 
 
 def run_ray(jobs: Sequence[Job], env: Mapping[str, str], on_done: OnDone,
-            grace_s: float = STOP_GRACE_S) -> None:
+            grace_s: float = STOP_GRACE_S, stop_request: StopRequest | None = None) -> None:
     """Run every job as a Ray task (1 CPU each; the cluster decides how many at once).
 
     Call :func:`connect` first. On KeyboardInterrupt the unfinished tasks are cancelled (their
@@ -86,8 +87,10 @@ def run_ray(jobs: Sequence[Job], env: Mapping[str, str], on_done: OnDone,
     task = ray.remote(num_cpus=1, max_retries=0)(_run_child)
     refs = {task.remote(list(job.command), str(job.log_path), dict(env), grace_s): job
             for job in jobs}
+    stop_request = stop_request or StopRequest()
     try:
         while refs:
+            stop_request.check()
             done, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
             for ref in done:
                 on_done(refs.pop(ref), _result(ray, ref))

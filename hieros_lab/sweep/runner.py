@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hieros_lab.trainer.stopping import StopRequest
+
 POLL_S = 0.2
 #: Seconds a SIGTERMed child gets to checkpoint and end its run before it is killed.
 STOP_GRACE_S = 120.0
@@ -62,18 +64,21 @@ def stop(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> int:
 
 
 def run_local(jobs: Sequence[Job], parallel: int, env: Mapping[str, str], on_done: OnDone,
-              grace_s: float = STOP_GRACE_S) -> None:
+              grace_s: float = STOP_GRACE_S, stop_request: StopRequest | None = None) -> None:
     """Run ``jobs`` with at most ``parallel`` at once; ``on_done`` as each ends.
 
-    On KeyboardInterrupt every running child is stopped (``on_done`` is called for it with
-    its exit status) and the interrupt is re-raised; jobs not yet started are not started.
+    ``stop_request`` is checked between polls. On a stop (or KeyboardInterrupt) every running
+    child is stopped (``on_done`` is called for it with its exit status) and the interrupt is
+    re-raised; jobs not yet started are not started.
     """
     if parallel < 1:
         raise ValueError(f"parallel must be >= 1, got {parallel}")
+    stop_request = stop_request or StopRequest()
     pending = list(jobs)
     running: dict[subprocess.Popen, Job] = {}
     try:
         while pending or running:
+            stop_request.check()
             while pending and len(running) < parallel:
                 job = pending.pop(0)
                 running[spawn(job, env)] = job

@@ -20,7 +20,8 @@ from hieros_lab.sweep.experiment import Child, Experiment, load
 from hieros_lab.sweep.runner import STOPPED, Job, run_local
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.mlflow_tracker import MlflowTracker
-from hieros_lab.trainer.session import RUN_FILE, sigterm_as_interrupt
+from hieros_lab.trainer.session import RUN_FILE
+from hieros_lab.trainer.stopping import StopRequest
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "train.log"
@@ -72,13 +73,15 @@ def child_run_id(run_dir: Path) -> str | None:
 
 
 def decide(run_dir: Path, status_of: Callable[[str], str | None]) -> str:
-    """``skip`` (its MLflow run FINISHED), ``resume`` (a checkpoint exists) or ``new``."""
+    """``skip`` (its MLflow run FINISHED), ``resume`` (it opened a run in this store) or
+    ``new``. A child stopped before its first checkpoint is resumed too: it starts over in its
+    own run, so that the sweep never holds two runs of one child."""
     run_id = child_run_id(run_dir)
-    if run_id is not None and status_of(run_id) == "FINISHED":
+    status = status_of(run_id) if run_id is not None else None
+    if status == "FINISHED":
         return "skip"
-    if (run_dir / "checkpoints" / "latest").exists() and run_id is not None:
-        return "resume"
-    return "new"
+    checkpointed = (run_dir / "checkpoints" / "latest").exists()
+    return "resume" if run_id is not None and (status is not None or checkpointed) else "new"
 
 
 def dry_run(exp: Experiment, root: Path, say: Callable[[str], None]) -> int:
@@ -192,25 +195,28 @@ def run_sweep(path: str | Path, options: SweepOptions,
     130 interrupted). Bad input raises ConfigError/TrackerError before anything runs."""
     if options.parallel < 1:
         raise ConfigError(f"--parallel must be >= 1, got {options.parallel}")
-    exp = load(path, options.scale)
-    root = options.runs_dir.resolve() / exp.run_name
-    if options.dry_run:
-        return dry_run(exp, root, say)
-    sweep = Sweep(exp, root, say)
-    sweep.tracker.check()
-    if options.ray_address is not None:
-        from hieros_lab.sweep.ray_runner import connect
+    stop = StopRequest()  # the runners check it between polls: no store call is cut short
+    with stop.installed():
+        with stop.interruptible():  # nothing is open yet: a Ctrl-C here just ends the sweep
+            exp = load(path, options.scale)
+            root = options.runs_dir.resolve() / exp.run_name
+            if options.dry_run:
+                return dry_run(exp, root, say)
+            sweep = Sweep(exp, root, say)
+            sweep.tracker.check()
+            if options.ray_address is not None:
+                from hieros_lab.sweep.ray_runner import connect
 
-        connect(options.ray_address)
-        if sweep.tracker.scheme == "sqlite":
-            say(f"note: tracking store {sweep.tracker.tracking_uri} is a local sqlite file; Ray "
-                "workers on other machines cannot reach it (set MLFLOW_TRACKING_URI to an "
-                "`mlflow server` for a multi-machine cluster)")
-    return _execute(sweep, options)
+                connect(options.ray_address)
+                if sweep.tracker.scheme == "sqlite":
+                    say(f"note: tracking store {sweep.tracker.tracking_uri} is a local sqlite "
+                        "file; Ray workers on other machines cannot reach it (set "
+                        "MLFLOW_TRACKING_URI to an `mlflow server` for a multi-machine cluster)")
+        return _execute(sweep, options, stop)
 
 
-def _execute(sweep: Sweep, options: SweepOptions) -> int:
-    parent = sweep.open_parent()
+def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
+    parent = sweep.open_parent()  # a signal from here on is taken between polls
     env = {**os.environ, "MLFLOW_TRACKING_URI": sweep.tracker.tracking_uri}
     if options.ray_address is None and "OMP_NUM_THREADS" not in os.environ:
         # Share the cores: N children with all cores' worth of OpenMP threads each spin-wait
@@ -218,18 +224,18 @@ def _execute(sweep: Sweep, options: SweepOptions) -> int:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // options.parallel))
     status = "KILLED"
     try:
-        with sigterm_as_interrupt():
-            jobs = sweep.jobs(parent)
-            sweep.save_state()
-            skipped = len(sweep.statuses) - len(jobs)
-            sweep.say(f"sweep {sweep.exp.run_name}: {len(jobs)} to run, {skipped} already "
-                      f"finished; parent run {parent}")
-            if options.ray_address is not None:
-                from hieros_lab.sweep.ray_runner import run_ray
+        stop.check()
+        jobs = sweep.jobs(parent)
+        sweep.save_state()
+        skipped = len(sweep.statuses) - len(jobs)
+        sweep.say(f"sweep {sweep.exp.run_name}: {len(jobs)} to run, {skipped} already "
+                  f"finished; parent run {parent}")
+        if options.ray_address is not None:
+            from hieros_lab.sweep.ray_runner import run_ray
 
-                run_ray(jobs, env, sweep.on_done)
-            else:
-                run_local(jobs, options.parallel, env, sweep.on_done)
+            run_ray(jobs, env, sweep.on_done, stop_request=stop)
+        else:
+            run_local(jobs, options.parallel, env, sweep.on_done, stop_request=stop)
         status = sweep.final_status()
     except KeyboardInterrupt:
         for key, value in sweep.statuses.items():

@@ -58,13 +58,24 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def new_checkpoint_dir(root: Path, step: int) -> Path:
-    """A fresh directory ``root/ckpt-<step>`` to fill before :func:`commit_checkpoint`."""
-    path = root / f"ckpt-{step:09d}"
-    if path.exists():
-        for child in path.iterdir():
-            child.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """A fresh directory ``root/ckpt-<step>`` to fill before :func:`commit_checkpoint`.
+
+    A second save at the same step (e.g. one more evaluation logged after a resume) goes to
+    ``ckpt-<step>-<n>``: emptying the existing directory would destroy the latest good
+    checkpoint before the new one is committed. Leftovers of an uncommitted save are removed.
+    """
+    current = latest_checkpoint(root) if (root / LATEST).is_file() else None
+    base = f"ckpt-{step:09d}"
+    for n in range(1_000):
+        path = root / (base if n == 0 else f"{base}-{n}")
+        if path == current:
+            continue
+        if path.exists():
+            for child in path.iterdir():
+                child.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    raise CheckpointError(f"too many checkpoints at step {step} under {root}")
 
 
 def commit_checkpoint(root: Path, path: Path) -> None:
@@ -92,7 +103,7 @@ def latest_checkpoint(root: Path) -> Path | None:
     return path
 
 
-_STEP_DIR = re.compile(r"ckpt-(\d+)")
+_STEP_DIR = re.compile(r"ckpt-(\d+)(?:-\d+)?")
 
 
 def checkpoint_step(root: Path) -> int | None:

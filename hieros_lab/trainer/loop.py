@@ -30,6 +30,7 @@ from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
 from hieros_lab.trainer.journal import MetricJournal, replay
 from hieros_lab.trainer.schedule import Ratio, every, planned_updates
+from hieros_lab.trainer.stopping import StopRequest
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -112,6 +113,10 @@ class Trainer:
         self._check_trains(self.agent)
         self.step, self.updates, self.episodes = 0, 0, 0
         self.journal = MetricJournal()
+        #: True while the evaluation due at ``step`` has not been logged: a stop during it
+        #: checkpoints this flag and the resumed run evaluates first (no point of the curve lost).
+        self.eval_due = False
+        self.saved_step: int | None = None  # step of the checkpoint this state was saved in
 
     def _check_trains(self, agent: Agent) -> None:
         """Raise when the budget ends before the agent's first update: such a run would go to
@@ -141,13 +146,25 @@ class Trainer:
         self.agent.save_replay(path)
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
+                 "eval_due": self.eval_due,
                  "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
                  "py_rng": random.getstate()}
         ckpt.atomic_torch_save(state, path / "state.pt")
         ckpt.commit_checkpoint(root, path)
+        self.saved_step = self.step
         if tracker is not None:
             self.journal.send(tracker, path)
         return path
+
+    def save_on_stop(self, root: Path, tracker: Tracker, stop: StopRequest) -> None:
+        """The checkpoint of a run stopped by a signal at a safe point, unless the state is
+        already in the latest one or the stop was forced (the state may be half-updated: the
+        previous checkpoint is kept and the metrics since are measured again on resume)."""
+        if self.agent is None or self.step == 0 or stop.forced:
+            return
+        if self.saved_step == self.step and not self.journal.entries:
+            return
+        self.save(root, tracker)
 
     def restore(self, root: Path, tracker: Tracker | None = None) -> bool:
         """Load the latest checkpoint under ``root``; False when there is none. Metrics the
@@ -167,6 +184,8 @@ class Trainer:
             replay(tracker, path)
         self.step, self.updates = int(state["step"]), int(state["updates"])
         self.episodes = int(state["episodes"])
+        self.eval_due = bool(state.get("eval_due", False))
+        self.saved_step = self.step
         self.ratio.load_state_dict(state["ratio"])
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["np_rng"])
@@ -176,16 +195,24 @@ class Trainer:
         return True
 
     # -- the loop -------------------------------------------------------------------------------
-    def fit(self, tracker: Tracker, checkpoint_root: Path,
-            progress: bool = True) -> dict[str, float]:
-        """Train until ``steps``; returns the final evaluation metrics."""
+    def fit(self, tracker: Tracker, checkpoint_root: Path, progress: bool = True,
+            stop: StopRequest | None = None) -> dict[str, float]:
+        """Train until ``steps``; returns the final evaluation metrics.
+
+        ``stop`` is checked before each env step, where the state is whole; a stop raises
+        :class:`~hieros_lab.trainer.stopping.Killed` (the caller checkpoints).
+        """
         assert self.agent is not None
+        stop = stop or StopRequest()
+        if self.eval_due and self.step < self.steps:  # a resume of a run stopped in its eval
+            self.run_eval(tracker, stop)
         pending: dict[str, list[float]] = defaultdict(list)
         last_time, last_step, last_updates = time.perf_counter(), self.step, self.updates
         bar = tqdm(total=self.steps, initial=self.step, disable=not progress, unit="step",
                    dynamic_ncols=True, mininterval=1.0)
         try:
             while self.step < self.steps:
+                stop.check()
                 before = self.driver.env_steps
                 episode = self.driver.step(self.agent.step)
                 if episode is not None:
@@ -214,22 +241,29 @@ class Trainer:
                     pending.clear()
                     last_time, last_step, last_updates = now, self.step, self.updates
                 if every(self.step, self.eval_every) and self.step < self.steps:
-                    self.run_eval(tracker)
+                    self.eval_due = True
+                    self.run_eval(tracker, stop)
                 if every(self.step, self.checkpoint_every):
                     self.save(checkpoint_root, tracker)
         finally:
             bar.close()
-        final = self.run_eval(tracker)
+        stop.check()
+        final = self.run_eval(tracker, stop)
         self.save(checkpoint_root, tracker)
         return final
 
-    def run_eval(self, tracker: Tracker) -> dict[str, float]:
-        if self.eval_driver is None:
-            seed = self.seed + EVAL_SEED_OFFSET
-            self.eval_driver = Driver(self.env_factory(seed=seed), seed)
-        result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
-                                   seed=self.seed + EVAL_SEED_OFFSET + self.step)
+    def run_eval(self, tracker: Tracker, stop: StopRequest | None = None) -> dict[str, float]:
+        """Greedy evaluation at ``step``. It changes no training state, so a stop raises
+        inside it at once; its result is then dropped and ``eval_due`` stays set."""
+        stop = stop or StopRequest()
+        with stop.interruptible():
+            if self.eval_driver is None:
+                seed = self.seed + EVAL_SEED_OFFSET
+                self.eval_driver = Driver(self.env_factory(seed=seed), seed)
+            result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
+                                       seed=self.seed + EVAL_SEED_OFFSET + self.step)
         self.journal.add({f"eval/{k}": v for k, v in result.items()}, self.step)
+        self.eval_due = False
         if picture is not None:
             tracker.log_image(picture, f"{keys.SUBGOALS}/step_{self.step:09d}.png")
         return result

@@ -2,17 +2,18 @@
 
 The MLflow run always ends FINISHED, FAILED (with the traceback as an artifact) or KILLED
 (SIGINT/SIGTERM, after a checkpoint so the run can be resumed); it is never left RUNNING.
+Signals are taken at safe points (:mod:`hieros_lab.trainer.stopping`): at once while the run is
+being built (no run exists yet), before the next env step while it trains, at once during an
+evaluation, and after the write while it checkpoints.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import subprocess
 import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,29 +23,14 @@ from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker, flatten_gin_params
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.loop import Trainer
+from hieros_lab.trainer.stopping import StopRequest
 
 RUN_FILE = "run.json"
-
-
-class Killed(KeyboardInterrupt):
-    """Raised in the main thread when SIGTERM arrives."""
 
 
 class RunFinished(Exception):
     """``--resume`` of a run that already trained to ``Trainer.steps``: nothing to do, and the
     tracked run is left as it is (no new evaluation, no status change)."""
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum, frame):  # noqa: ARG001
-        raise Killed(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -95,7 +81,27 @@ def git_sha() -> str:
 
 
 def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = True) -> dict:
-    """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists."""
+    """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists, and
+    KeyboardInterrupt (after ending the run KILLED) on SIGTERM or SIGINT."""
+    stop = StopRequest()
+    with stop.installed():
+        with stop.interruptible():  # nothing exists yet that a signal could leave half-made
+            trainer, tracker = _build(spec, run_dir, resume)
+        # From here a signal is taken at safe points: the run opened below always ends.
+        run_id = tracker.start(describe_run(spec, trainer, tracker),
+                               run_id=spec.run_id if resume else None,
+                               parent_run_id=spec.parent_run_id)
+        spec.run_id = run_id
+        spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evals)
+        spec.save(run_dir)
+        result = _tracked(trainer, tracker, spec, run_dir, resume, progress, stop)
+        spec.completed_step = trainer.step
+        spec.save(run_dir)
+    return result
+
+
+def _build(spec: RunSpec, run_dir: Path, resume: bool) -> tuple[Trainer, Tracker]:
+    """The checked config, the trainer (built) and its tracker (not started)."""
     bindings = [*spec.bindings, *spec.extra_bindings]
     paths = config.parse(spec.gin_files, bindings)
     try:
@@ -116,16 +122,7 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
     if done is not None:  # before the tracker opens the run, so the run stays as it is
         raise RunFinished(f"run {run_dir} is finished: trained to step {done} (Trainer.steps = "
                           f"{trainer.steps}); nothing to do (raise Trainer.steps to train on)")
-    run_id = tracker.start(describe_run(spec, trainer, tracker),
-                           run_id=spec.run_id if resume else None,
-                           parent_run_id=spec.parent_run_id)
-    spec.run_id = run_id
-    spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evaluates)
-    spec.save(run_dir)
-    result = _tracked(trainer, tracker, spec, run_dir, resume, progress)
-    spec.completed_step = trainer.step
-    spec.save(run_dir)
-    return result
+    return trainer, tracker
 
 
 def describe_run(spec: RunSpec, trainer: Trainer, tracker: Tracker) -> str:
@@ -155,33 +152,31 @@ def finished_step(spec: RunSpec, run_dir: Path, steps: int) -> int | None:
 
 
 def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, resume: bool,
-             progress: bool) -> dict:
+             progress: bool, stop: StopRequest) -> dict:
     root = run_dir / "checkpoints"
     status = "FAILED"
     try:
-        with sigterm_as_interrupt():
-            if resume and not trainer.restore(root, tracker):
-                raise config.ConfigError(f"cannot resume: no checkpoint under {root}")
-            operative = config.operative_config()
-            (run_dir / "operative_config.gin").write_text(operative)
-            if not resume:
-                tracker.log_params({**flatten_gin_params(operative),
-                                    **trainer.agent.derived_params()})
-                tracker.log_text(operative, keys.OPERATIVE_CONFIG)
-                tracker.log_text(spec.command + "\n", keys.COMMAND)
-                tracker.log_text("".join(f"{b}\n" for b in spec.inactive_bindings),
-                                 keys.INACTIVE_BINDINGS)
-            levels = str(trainer.agent.num_levels)
-            tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
-                              keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
-                              **spec.tags})
-            result = trainer.fit(tracker, root, progress=progress)
+        # A resume of a run stopped before its first checkpoint starts it over, in its run.
+        restored = resume and trainer.restore(root, tracker)
+        stop.check()
+        operative = config.operative_config()
+        (run_dir / "operative_config.gin").write_text(operative)
+        if not restored:  # (again, after such a restart: MLflow accepts identical params)
+            tracker.log_params({**flatten_gin_params(operative),
+                                **trainer.agent.derived_params()})
+            tracker.log_text(operative, keys.OPERATIVE_CONFIG)
+            tracker.log_text(spec.command + "\n", keys.COMMAND)
+            tracker.log_text("".join(f"{b}\n" for b in spec.inactive_bindings),
+                             keys.INACTIVE_BINDINGS)
+        levels = str(trainer.agent.num_levels)
+        tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
+                          keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed), **spec.tags})
+        result = trainer.fit(tracker, root, progress=progress, stop=stop)
         status = "FINISHED"
         return result
     except KeyboardInterrupt:
         status = "KILLED"
-        if trainer.agent is not None and trainer.step > 0:
-            trainer.save(root, tracker)  # resumable from where it stopped; metrics sent
+        trainer.save_on_stop(root, tracker, stop)  # resumable from where it stopped
         raise
     except BaseException:
         tracker.log_text(traceback.format_exc(), keys.ERROR)

@@ -51,17 +51,20 @@ def test_parallel_must_be_positive(tmp_path, monkeypatch, capsys):
     assert "--parallel" in capsys.readouterr().err
 
 
-def test_decide_skips_finished_resumes_checkpointed_starts_the_rest(tmp_path):
-    status = {"done": "FINISHED", "cut": "KILLED"}.get
+def test_decide_skips_finished_resumes_started_starts_the_rest(tmp_path):
+    status = {"done": "FINISHED", "cut": "KILLED"}.get  # "gone": not in this store
     (tmp_path / "a").mkdir()
     assert sweep.decide(tmp_path / "a", status) == "new"
-    for name, run_id in (("b", "done"), ("c", "cut"), ("d", "cut")):
+    for name, run_id in (("b", "done"), ("c", "cut"), ("d", "cut"), ("e", "gone")):
         (tmp_path / name / "checkpoints").mkdir(parents=True)
         (tmp_path / name / "run.json").write_text(json.dumps({"run_id": run_id}))
     (tmp_path / "c" / "checkpoints" / "latest").write_text("x")
     assert sweep.decide(tmp_path / "b", status) == "skip"
     assert sweep.decide(tmp_path / "c", status) == "resume"
-    assert sweep.decide(tmp_path / "d", status) == "new"  # killed before its first checkpoint
+    # killed before its first checkpoint: resumed (it starts over in its own run), not a
+    # second run of the same child
+    assert sweep.decide(tmp_path / "d", status) == "resume"
+    assert sweep.decide(tmp_path / "e", status) == "new"  # its run is in another store
 
 
 def test_train_tag_option_rejects_malformed_tags(capsys, tmp_path, monkeypatch):
