@@ -75,3 +75,25 @@ def sweep_smoke(session: nox.Session) -> None:
     session.run(str(PY), "-m", "hieros_lab", "sweep", str(ROOT / "experiments" / "tiny_fake.toml"),
                 "--scale", "cpu", "--parallel", "2", "--runs_dir", str(tmp / "runs"),
                 external=True, env=env)
+
+
+@nox.session
+def ui_check(session: nox.Session) -> None:
+    """MLflow's UI in headless Chromium (apt-get install chromium): the links hieros_lab prints
+    open the runs table and the run's metrics, not the GenAI view; screenshots to
+    docs/img/mlflow_ui/ (hieros_lab/bench/mlflow_ui.py)."""
+    _ensure_venv(session)
+    out = session.posargs[0] if session.posargs else str(ROOT / "docs" / "img" / "mlflow_ui")
+    session.run(str(PY), "-m", "hieros_lab.bench.mlflow_ui", "--out", out, external=True)
+
+
+@nox.session
+def ctrl_c_soak(session: nox.Session) -> None:
+    """20 Ctrl-Cs of a local sweep at random moments, with another training on the same cores
+    (hieros_lab/bench/ctrl_c.py); prints passes and the slowest stop."""
+    import tempfile
+
+    _ensure_venv(session)
+    tmp = tempfile.mkdtemp(prefix="hieros_ctrl_c_")
+    session.run(str(PY), "-m", "hieros_lab.bench.ctrl_c", "--runs", "20", "--load", "--dir", tmp,
+                *session.posargs, external=True)

@@ -214,6 +214,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, argv)
+    except KeyboardInterrupt:  # while importing, before a command opened anything
+        print("hieros-lab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "components":
         return cmd_components()
     if args.command == "train":

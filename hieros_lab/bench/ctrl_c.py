@@ -1,13 +1,14 @@
 """Ctrl-C soak: interrupt a real local sweep many times, at random moments, optionally under load.
 
 ``python -m hieros_lab.bench.ctrl_c --runs 20 --load`` starts, ``runs`` times, a sweep of 2 arms
-x 2 seeds of a tiny training at ``--parallel 2`` and sends it SIGINT after a random delay, so
-its children are caught starting, training, evaluating or checkpointing (they evaluate and
-checkpoint every few steps). ``--load`` keeps one more training busy on the same cores all the
-while. Each round passes when the sweep exits 130 within ``STOP_WITHIN_S`` of the SIGINT, its
-parent run and every child run it opened are KILLED (none RUNNING), and every child checkpoint
-loads. Prints one JSON object: passes, the slowest stop, wall time. The integration test runs
-one round with the same function.
+x 2 seeds of a tiny training at ``--parallel 2`` and sends it SIGINT after a random delay,
+counted in rounds 0, 2, 4, ... from the sweep's start (children mostly starting) and in rounds
+1, 3, 5, ... from the moment its first children opened their runs (children training,
+evaluating or checkpointing: they evaluate and checkpoint every few steps). ``--load`` keeps
+one more training busy on the same cores all the while. Each round passes when the sweep exits
+130 within ``STOP_WITHIN_S`` of the SIGINT, its parent run and every child run it opened are
+KILLED (none RUNNING), and every child checkpoint loads. Prints one JSON object: passes, the
+slowest stop, wall time. The integration test runs one round with the same function.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Round:
     stop_s: float  # SIGINT -> the sweep's exit (bounds the slowest child's stop)
     delay_s: float  # sweep start -> SIGINT
     children_opened: int  # child runs in MLflow at the end
+    child_steps: list[int]  # env step of each child's last checkpoint (how far they got)
     not_killed: list[str]  # runs (parent or child) whose status is not KILLED
     bad_checkpoints: list[str]
 
@@ -81,9 +83,9 @@ def interrupt_once(root: Path, uri: str, delay_s: float, after_children: bool = 
         code = proc.wait()
     stop_s = time.monotonic() - sent
     opened, not_killed = _statuses(uri)
-    bad = _bad_checkpoints(root / "runs" / "tiny")
+    bad, steps = _checkpoints(root / "runs" / "tiny")
     ok = code == 130 and stop_s <= STOP_WITHIN_S and not not_killed and not bad
-    return Round(ok, code, round(stop_s, 2), round(delay_s, 2), opened, not_killed, bad)
+    return Round(ok, code, round(stop_s, 2), round(delay_s, 2), opened, steps, not_killed, bad)
 
 
 def _statuses(uri: str) -> tuple[int, list[str]]:
@@ -98,20 +100,22 @@ def _statuses(uri: str) -> tuple[int, list[str]]:
     return len(children), not_killed
 
 
-def _bad_checkpoints(sweep_dir: Path) -> list[str]:
+def _checkpoints(sweep_dir: Path) -> tuple[list[str], list[int]]:
+    """(checkpoints that do not load or disagree with their name, steps of those that do)."""
     from hieros_lab.trainer import checkpoint as ckpt
 
-    bad = []
-    for root in sweep_dir.glob("*/*/seed*/checkpoints"):
+    bad, steps = [], []
+    for root in sorted(sweep_dir.glob("*/*/seed*/checkpoints")):
         try:
             latest = ckpt.latest_checkpoint(root)
             if latest is not None:
                 state = ckpt.load_torch(latest / "state.pt")
                 if int(state["step"]) != ckpt.checkpoint_step(root):
                     bad.append(f"{latest}: step {state['step']}")
+                steps.append(int(state["step"]))
         except Exception as err:  # noqa: BLE001  (any failure to load is what we count)
             bad.append(f"{root}: {err}")
-    return bad
+    return bad, steps
 
 
 def _load(root: Path, uri: str) -> subprocess.Popen:
@@ -123,7 +127,7 @@ def _load(root: Path, uri: str) -> subprocess.Popen:
                             env=_env(uri), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def soak(root: Path, runs: int, load: bool, seed: int = 0, max_delay_s: float = 25.0) -> dict:
+def soak(root: Path, runs: int, load: bool, seed: int = 0, max_delay_s: float = 15.0) -> dict:
     rng = random.Random(seed)
     begin = time.monotonic()
     background = _load(root, f"sqlite:///{root}/load.db") if load else None
@@ -131,7 +135,7 @@ def soak(root: Path, runs: int, load: bool, seed: int = 0, max_delay_s: float = 
     try:
         for i in range(runs):
             rounds.append(interrupt_once(root / f"round{i}", f"sqlite:///{root}/round{i}.db",
-                                         rng.uniform(2.0, max_delay_s)))
+                                         rng.uniform(0.5, max_delay_s), after_children=i % 2 == 1))
             sys.stderr.write(json.dumps(asdict(rounds[-1])) + "\n")
     finally:
         if background is not None:
@@ -140,6 +144,8 @@ def soak(root: Path, runs: int, load: bool, seed: int = 0, max_delay_s: float = 
     return {"runs": runs, "load": load, "passed": sum(r.ok for r in rounds),
             "slowest_stop_s": max(r.stop_s for r in rounds),
             "mean_stop_s": round(sum(r.stop_s for r in rounds) / runs, 2),
+            "rounds_with_child_runs": sum(r.children_opened > 0 for r in rounds),
+            "rounds_with_checkpoints": sum(bool(r.child_steps) for r in rounds),
             "failures": [asdict(r) for r in rounds if not r.ok],
             "wall_s": round(time.monotonic() - begin, 1)}
 

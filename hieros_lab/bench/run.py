@@ -96,7 +96,7 @@ def table(result: dict[str, Any]) -> str:
 def log_mlflow(result: dict[str, Any]) -> str:
     from hieros_lab.tracking.mlflow_tracker import MlflowTracker
 
-    tracker = MlflowTracker(experiment="hieros_lab_bench")
+    tracker = MlflowTracker(experiment="hieros_lab_bench", system_metrics="off")
     tracker.check()
     run_id = tracker.start("bench-quick" if result["quick"] else "bench")
     tracker.set_tags({"bench.machine": result["machine"], "bench.quick": str(result["quick"])})

@@ -99,7 +99,7 @@ class Sweep:
 
     def __init__(self, exp: Experiment, root: Path, say: Callable[[str], None]) -> None:
         self.exp, self.root, self.say = exp, root, say
-        self.tracker = MlflowTracker(experiment=exp.run_name)
+        self.tracker = MlflowTracker(experiment=exp.run_name, system_metrics="off")  # idle
         self.statuses: dict[str, str] = {}
         self.by_key = {c.key: c for c in exp.expand()}
 
@@ -229,7 +229,7 @@ def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
         sweep.save_state()
         skipped = len(sweep.statuses) - len(jobs)
         sweep.say(f"sweep {sweep.exp.run_name}: {len(jobs)} to run, {skipped} already "
-                  f"finished; parent run {parent}")
+                  f"finished; parent run {parent}; MLflow: {sweep.tracker.ui_link()}")
         if options.ray_address is not None:
             from hieros_lab.sweep.ray_runner import run_ray
 

@@ -43,6 +43,10 @@ def component_tag(kind: str) -> str:
 
 HIERARCHY_LEVELS = "hierarchy.levels"
 GIT_SHA = "git_sha"
+#: Experiment tag read by MLflow 3's UI to choose an experiment's landing page; this value opens
+#: the training-runs table and charts instead of the GenAI views (Traces, Judges).
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 ABLATION = "ablation"
 ARM = "arm"
 GAME = "game"

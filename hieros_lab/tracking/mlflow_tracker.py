@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from hieros_lab.registry import register
+from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import (
     TrackerError,
     check_image,
@@ -36,6 +37,7 @@ from hieros_lab.tracking.base import (
     split_finite,
 )
 from hieros_lab.tracking.store_lock import open_store, retry_locked
+from hieros_lab.tracking.system_metrics import SystemMetrics
 
 if TYPE_CHECKING:  # mlflow is imported on first use: importing it costs seconds
     from mlflow.tracking import MlflowClient
@@ -120,6 +122,10 @@ def _quiet_store_setup() -> Iterator[None]:
             lg.setLevel(level)
 
 
+#: Query of the UI links: MLflow 3.17's UI takes the view (GenAI or model training) from it.
+UI_VIEW = "workflowType=machine_learning"
+
+
 @register("tracker", "mlflow")
 class MlflowTracker:
     """Logs one run at a time to an MLflow tracking store (sqlite file or ``mlflow server``).
@@ -127,13 +133,21 @@ class MlflowTracker:
     Args:
         tracking_uri: store URI; default ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` in the
             working directory.
-        experiment: experiment name (created on first use).
+        experiment: experiment name (created on first use, marked as a model-training
+            experiment so that MLflow 3's UI opens it on the runs table, not the GenAI views).
+        system_metrics: MLflow's CPU/memory/disk/network (and GPU) charts: ``auto`` once a
+            run has been going ``system_metrics_after_s`` seconds, ``on`` from its start, or
+            ``off`` (:mod:`hieros_lab.tracking.system_metrics`).
+        system_metrics_after_s: wall time after which ``auto`` starts sampling.
+        system_metrics_every_s: seconds between samples.
 
     The client is created once, lazily (opening a new sqlite store runs MLflow's migrations,
     seconds), so constructing a tracker is free and never fails.
     """
 
-    def __init__(self, tracking_uri: str | None = None, experiment: str = "hieros_lab") -> None:
+    def __init__(self, tracking_uri: str | None = None, experiment: str = "hieros_lab",
+                 system_metrics: str = "auto", system_metrics_after_s: float = 300.0,
+                 system_metrics_every_s: float = 10.0) -> None:
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         # Resolve the default now: a later chdir must not move the store.
         self.tracking_uri = uri or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
@@ -143,6 +157,8 @@ class MlflowTracker:
         self._run_id: str | None = None
         self._running = False
         self._skipped: dict[str, int] = {}
+        self._system = SystemMetrics(system_metrics, system_metrics_after_s,
+                                     system_metrics_every_s)
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -245,6 +261,10 @@ class MlflowTracker:
             exp = self._call(action, lambda: client.get_experiment_by_name(name))
         if exp is None or exp.lifecycle_stage != "active":
             raise self._fail(f"experiment {name!r} is deleted")
+        if keys.EXPERIMENT_KIND not in exp.tags:  # made elsewhere; a kind set there is kept
+            exp_id = exp.experiment_id
+            self._call(action, lambda: client.set_experiment_tag(
+                exp_id, keys.EXPERIMENT_KIND, keys.MODEL_TRAINING))
         self._experiment_id = exp.experiment_id
         return self._experiment_id
 
@@ -268,7 +288,20 @@ class MlflowTracker:
             self._call(f"resume run {resumed}",
                        lambda: client.update_run(resumed, status="RUNNING"))
         self._run_id, self._running = run_id, True
+        self._system.start(run_id, self.tracking_uri)
         return run_id
+
+    def ui_link(self, run_id: str | None = None) -> str:
+        """Where to look at the experiment's runs table (or at ``run_id``) in MLflow's UI: a URL
+        on a server; for a sqlite store, the ``mlflow ui`` command and the page's path. The link
+        asks for the "Model training" view: MLflow 3.17's UI opens every experiment in its GenAI
+        view (Traces, Judges) unless the URL or the browser's last choice says otherwise."""
+        page = f"#/experiments/{self._get_experiment_id()}"
+        page += f"/runs/{run_id}" if run_id else "/runs"
+        page += f"?{UI_VIEW}"
+        if self.scheme in ("http", "https"):
+            return f"{self.tracking_uri.rstrip('/')}/{page}"
+        return f"`mlflow ui --backend-store-uri {self.tracking_uri}`, then open /{page}"
 
     def _log_batch(self, action: str, run_id: str, **batch: Any) -> None:
         """One ``log_batch`` request; retried alone, so chunks already stored are not resent."""
@@ -343,6 +376,7 @@ class MlflowTracker:
         if not self._running or self._run_id is None:
             return
         run_id, client = self._run_id, self._client()
+        self._system.stop()  # its last samples go out while the run is still RUNNING
         self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
         self._running = False
 
@@ -353,7 +387,8 @@ def _create_experiment(client: MlflowClient, name: str, root: Path | None) -> st
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.create_experiment(name, artifact_location=str(root) if root else None)
+        return client.create_experiment(name, artifact_location=str(root) if root else None,
+                                        tags={keys.EXPERIMENT_KIND: keys.MODEL_TRAINING})
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -94,10 +95,21 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
         spec.run_id = run_id
         spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evals)
         spec.save(run_dir)
+        _announce(tracker, run_dir)
         result = _tracked(trainer, tracker, spec, run_dir, resume, progress, stop)
         spec.completed_step = trainer.step
         spec.save(run_dir)
     return result
+
+
+def _announce(tracker: Tracker, run_dir: Path) -> None:
+    """One line on stderr: the run directory and where to watch the run."""
+    link = getattr(tracker, "ui_link", None)
+    try:
+        where = f"; MLflow: {link(tracker.run_id)}" if link is not None else ""
+    except Exception:  # noqa: BLE001  (a link is a convenience: never fail a run over it)
+        where = ""
+    print(f"hieros-lab: run {tracker.run_id} in {run_dir}{where}", file=sys.stderr)
 
 
 def _build(spec: RunSpec, run_dir: Path, resume: bool) -> tuple[Trainer, Tracker]:

@@ -71,3 +71,13 @@ def test_train_tag_option_rejects_malformed_tags(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = cli.main(["train", "--gin_file", "debug.gin", "--tag", "novalue"])
     assert code == 2 and "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_any_command_started_exits_130(monkeypatch, capsys):
+    """Ctrl-C while a command is still importing its modules: a clean 130, no traceback."""
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_components", interrupted)
+    assert cli.main(["components"]) == 130
+    assert "interrupted" in capsys.readouterr().err
