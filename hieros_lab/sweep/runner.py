@@ -7,6 +7,7 @@ KILLED and checkpoints (trainer/session.py), so a re-run resumes it.
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -26,29 +27,62 @@ STOPPED = 130
 
 @dataclass(frozen=True)
 class Job:
-    """One child to run: ``command[0]`` is replaced by this machine's Python."""
+    """One child to run: ``command[0]`` is replaced by this machine's Python.
+
+    ``resume_command`` is what to run instead once the child has opened its run (its run
+    directory holds ``run.json``): a runner that starts the child again after losing it (a Ray
+    node died) resumes that run rather than opening a second one.
+    """
 
     key: str
     command: tuple[str, ...]
     log_path: Path
+    resume_command: tuple[str, ...] | None = None
+
+    def command_now(self) -> tuple[str, ...]:
+        opened = (self.log_path.parent / "run.json").is_file()
+        return self.resume_command if opened and self.resume_command else self.command
 
 
 #: Called once per job that ran, with its exit status, as soon as it ends.
 OnDone = Callable[[Job, int], None]
 
 
-def local_command(job: Job) -> list[str]:
-    """The job's command with this interpreter (the one that has hieros_lab installed)."""
-    return [sys.executable, *job.command[1:]]
+def local_command(command: Sequence[str]) -> list[str]:
+    """``command`` with this interpreter (the one that has hieros_lab installed)."""
+    return [sys.executable, *command[1:]]
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of a child: SIGTERM it when the process that started it dies (Linux).
+
+    A child in its own session outlives a sweep or Ray worker that is SIGKILLed; it would go on
+    training while a retry of it starts, two processes on one run directory. With this it stops
+    at its next safe point instead (checkpoint, run KILLED), and the retry resumes it.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the run-directory lock still guards it
+        pass
+
+
+def spawn_child(command: Sequence[str], log_path: Path,
+                env: Mapping[str, str]) -> subprocess.Popen:
+    """Start ``command`` with this interpreter, in its own session, SIGTERMed if we die; its
+    stdout and stderr are appended to ``log_path`` (kept across resumes)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(local_command(command), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=dict(env),
+                                start_new_session=True, preexec_fn=die_with_parent)
 
 
 def spawn(job: Job, env: Mapping[str, str]) -> subprocess.Popen:
-    """Start ``job``; stdout and stderr are appended to its log file (kept across resumes)."""
-    job.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(job.log_path, "ab") as log:
-        return subprocess.Popen(local_command(job), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=dict(env),
-                                start_new_session=True)
+    """Start ``job`` (its resume command if it opened its run already)."""
+    return spawn_child(job.command_now(), job.log_path, env)
 
 
 def stop(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> int:

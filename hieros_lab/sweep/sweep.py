@@ -145,7 +145,8 @@ class Sweep:
                 self.statuses[key] = "FINISHED"
                 continue
             cmd = train_command(self.exp, child, run_dir, parent, action == "resume")
-            jobs.append(Job(key, tuple(cmd), run_dir / LOG_FILE))
+            resume = train_command(self.exp, child, run_dir, parent, True)
+            jobs.append(Job(key, tuple(cmd), run_dir / LOG_FILE, tuple(resume)))
             self.statuses[key] = "PENDING"
         return jobs
 
@@ -233,7 +234,8 @@ def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
         if options.ray_address is not None:
             from hieros_lab.sweep.ray_runner import run_ray
 
-            run_ray(jobs, env, sweep.on_done, stop_request=stop)
+            run_ray(jobs, env, sweep.on_done, marker=sweep.root / SWEEP_FILE,
+                    stop_request=stop, say=sweep.say)
         else:
             run_local(jobs, options.parallel, env, sweep.on_done, stop_request=stop)
         status = sweep.final_status()

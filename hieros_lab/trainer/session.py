@@ -24,6 +24,7 @@ from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker, flatten_gin_params
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.loop import Trainer
+from hieros_lab.trainer.run_lock import run_dir_lock
 from hieros_lab.trainer.stopping import StopRequest
 
 RUN_FILE = "run.json"
@@ -85,8 +86,9 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
     """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists, and
     KeyboardInterrupt (after ending the run KILLED) on SIGTERM or SIGINT."""
     stop = StopRequest()
-    with stop.installed():
+    with stop.installed(), contextlib.ExitStack() as held:
         with stop.interruptible():  # nothing exists yet that a signal could leave half-made
+            held.enter_context(run_dir_lock(run_dir))  # one process per run directory
             trainer, tracker = _build(spec, run_dir, resume)
         # From here a signal is taken at safe points: the run opened below always ends.
         run_id = tracker.start(describe_run(spec, trainer, tracker),
@@ -170,6 +172,10 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
     try:
         # A resume of a run stopped before its first checkpoint starts it over, in its run.
         restored = resume and trainer.restore(root, tracker)
+        if resume:
+            print(f"hieros-lab: resumed from step {trainer.step}" if restored else
+                  f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "
+                  "same run", file=sys.stderr)
         stop.check()
         operative = config.operative_config()
         (run_dir / "operative_config.gin").write_text(operative)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
+
 from hieros_lab import cli, config
 from hieros_lab.sweep import sweep
 
@@ -81,3 +83,16 @@ def test_ctrl_c_before_any_command_started_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_components", interrupted)
     assert cli.main(["components"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_child_started_again_resumes_its_run_and_a_node_without_the_sweep_dir_fails(tmp_path):
+    from hieros_lab.sweep import ray_runner
+    from hieros_lab.sweep.runner import Job
+
+    job = Job("a/b/seed0", ("python", "new"), tmp_path / "a" / "train.log", ("python", "resume"))
+    assert job.command_now() == ("python", "new")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "run.json").write_text("{}")  # it opened its run before it was lost
+    assert job.command_now() == ("python", "resume")
+    with pytest.raises(ray_runner.SharedStorageError, match="shared by every Ray node"):
+        ray_runner._run_child(job, str(tmp_path / "elsewhere" / "sweep.json"), {}, 1.0)

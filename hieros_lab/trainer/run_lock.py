@@ -1,0 +1,62 @@
+"""One process per run directory: a second ``hieros-lab train`` on the same directory waits for
+the first to let go, then fails with a message naming it.
+
+Two processes training into one run directory would interleave checkpoints and send the same
+metric steps twice. It can happen without anyone meaning it: a Ray node dies, its child is
+still writing its last checkpoint, and Ray has already started the retry that resumes it. The
+lock is an ``flock`` on ``<run_dir>/.lock``, released by the kernel when its holder dies, so a
+SIGKILLed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hieros_lab.config import ConfigError
+
+LOCK_FILE = ".lock"
+#: Seconds to wait for another process to release the directory (one that was told to stop
+#: needs up to ~30 s to checkpoint and end its run).
+WAIT_S = 90.0
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@contextmanager
+def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5) -> Iterator[None]:
+    """Hold ``run_dir``'s lock for the block; ConfigError if another process keeps it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline, told = time.monotonic() + wait_s, False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConfigError(f"{run_dir} is in use by another process (pid "
+                                      f"{_holder(path)}) that kept it for {wait_s:.0f} s; stop "
+                                      "it, or wait for it to end") from None
+                if not told:
+                    print(f"hieros-lab: waiting for pid {_holder(path)} to release {run_dir}",
+                          file=sys.stderr)
+                    told = True
+                time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
