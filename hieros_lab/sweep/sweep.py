@@ -105,10 +105,9 @@ class Sweep:
 
     # -- MLflow --------------------------------------------------------------------------------
     def status_of(self, run_id: str) -> str | None:
-        try:
-            return self.tracker._client().get_run(run_id).info.status
-        except Exception:  # deleted or from another store: treat as not run
-            return None
+        """None: no such run in this store (deleted, or from another store). A store that does
+        not answer raises TrackerError rather than passing for "not run"."""
+        return self.tracker.status_of(run_id)
 
     def open_parent(self) -> str:
         state = self._state()
@@ -164,15 +163,15 @@ class Sweep:
     def _settle(self, job: Job, run_id: str | None, status: str, code: int) -> None:
         """Make sure a child that did not finish has a terminal MLflow status and its error."""
         tail = _tail(job.log_path)
-        client = self.tracker._client()
+        tracker = self.tracker
         try:
             if run_id is not None and self.status_of(run_id) == "RUNNING":
-                client.log_text(run_id, tail, keys.ERROR)  # it died without ending its run
-                client.set_terminated(run_id, status=status)
+                tracker.write_text_to(run_id, tail, keys.ERROR)  # it died without ending its run
+                tracker.terminate(run_id, status)
             elif run_id is None and status == "FAILED":  # failed before it opened a run
                 name = job.key.replace("/", "_")
-                client.log_text(self.tracker.run_id, f"exit {code}\n{tail}",
-                                f"errors/{name}.txt")
+                tracker.write_text_to(tracker.run_id, f"exit {code}\n{tail}",
+                                      f"errors/{name}.txt")
         except Exception as err:  # bookkeeping must not stop the other children
             self.say(f"warning: could not record the status of {job.key}: {err}")
 
@@ -244,6 +243,9 @@ def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
             if value == "PENDING":
                 sweep.statuses[key] = "NOT_STARTED"
         sweep.say("hieros-lab: sweep interrupted; re-run the same command to resume")
+    except Exception:  # e.g. the store stopped answering: the sweep itself failed
+        status = "FAILED"
+        raise
     finally:
         sweep.tracker.end(status)
         sweep.save_state()

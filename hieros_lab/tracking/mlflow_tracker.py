@@ -291,6 +291,37 @@ class MlflowTracker:
         self._system.start(run_id, self.tracking_uri)
         return run_id
 
+    # -- other runs of the store (a sweep's parent keeping its children's books) ---------------
+    def status_of(self, run_id: str) -> str | None:
+        """Status of any run of this store; None only when the store has no such run. Other
+        failures (store away, still locked after the retries) raise TrackerError: a caller
+        that took them for "no such run" would start a second run of the same child."""
+        from mlflow.exceptions import MlflowException
+
+        client = self._client()
+        try:
+            return retry_locked(lambda: client.get_run(run_id).info.status, self.tracking_uri,
+                                f"read run {run_id}")
+        except MlflowException as err:
+            if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise TrackerError(f"MLflow store {self.tracking_uri}: cannot read run {run_id}: "
+                               f"{_one_line(err)}") from err
+        except Exception as err:
+            raise TrackerError(f"MLflow store {self.tracking_uri}: cannot read run {run_id}: "
+                               f"{_one_line(err)}") from err
+
+    def write_text_to(self, run_id: str, text: str, artifact_file: str) -> None:
+        client = self._client()
+        self._call(f"write {artifact_file} of run {run_id}",
+                   lambda: client.log_text(run_id, text, artifact_file))
+
+    def terminate(self, run_id: str, status: str) -> None:
+        """End another run of this store (one whose process died without ending it)."""
+        check_status(status)
+        client = self._client()
+        self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
+
     def ui_link(self, run_id: str | None = None) -> str:
         """Where to look at the experiment's runs table (or at ``run_id``) in MLflow's UI: a URL
         on a server; for a sqlite store, the ``mlflow ui`` command and the page's path. The link

@@ -17,5 +17,6 @@ def test_losing_a_node_mid_sweep_resumes_its_children_elsewhere(tmp_path):
     assert result["killed_processes"] >= 2, summary  # the node died with children on it
     assert len(result["retried"]) == 2, summary
     assert all(nodes == ["worker", "head"] for nodes in result["retried"].values()), summary
-    assert result["resumed_from_step"] == result["killed_children_at_checkpoint_step"], summary
+    killed_at = result["killed_children_at_checkpoint_step"]  # (a later checkpoint may follow)
+    assert all(result["resumed_from_step"][k] >= s > 0 for k, s in killed_at.items()), summary
     assert result["ok"], summary

@@ -86,3 +86,18 @@ def test_ui_links_open_the_model_training_view(uri):
     server._experiment_id = "7"  # (no server here: the id is what a lookup would return)
     assert server.ui_link() == ("http://mlflow.lab:5000/#/experiments/7/runs"
                                 "?workflowType=machine_learning")
+
+
+def test_status_of_other_runs_tells_no_such_run_from_a_store_that_fails(uri, tmp_path):
+    """A sweep deciding skip/resume/new must not take a failing store for "never ran" (it
+    would start a second run of the same child)."""
+    from hieros_lab.tracking.base import TrackerError
+
+    run_id = _one_run(uri, "status", system_metrics="off")
+    tracker = MlflowTracker(uri, experiment="status")
+    assert tracker.status_of(run_id) == "FINISHED"
+    assert tracker.status_of("0" * 32) is None  # no such run in this store
+    broken = MlflowTracker(uri, experiment="status")
+    broken._client_obj = type("Away", (), {"get_run": lambda self, rid: 1 / 0})()
+    with pytest.raises(TrackerError, match="cannot read run"):
+        broken.status_of(run_id)
