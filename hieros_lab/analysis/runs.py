@@ -22,6 +22,7 @@ from hieros_lab.tracking.mlflow_tracker import (
     _quiet_store_setup,
     sqlite_db_path,
 )
+from hieros_lab.tracking.store_lock import open_store, retry_locked
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -73,7 +74,30 @@ def open_client(uri: str | None = None) -> MlflowClient:
         raise ReportError(f"no MLflow store at {db} (set MLFLOW_TRACKING_URI or run where "
                           f"{DEFAULT_DB} is)")
     with _quiet_store_setup():
-        return MlflowClient(tracking_uri=uri)
+        client = open_store(uri, db, lambda: MlflowClient(tracking_uri=uri))
+    return RetryingClient(client, uri)  # type: ignore[return-value]
+
+
+class RetryingClient:
+    """An MlflowClient whose calls are retried while sqlite is locked: a report may read a
+    store that a running sweep writes to (tracking/store_lock.py)."""
+
+    def __init__(self, client: MlflowClient, uri: str) -> None:
+        self._client, self._uri = client, uri
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._client.tracking_uri
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            return retry_locked(lambda: attr(*args, **kwargs), self._uri, name)
+
+        return call
 
 
 def resolve_source(client: MlflowClient, experiment: str | None = None,

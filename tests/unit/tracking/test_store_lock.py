@@ -109,3 +109,26 @@ def test_a_creator_killed_mid_migration_leaves_no_database(tmp_path, monkeypatch
     client = open_store(uri, db, lambda: MlflowClient(tracking_uri=uri))
     assert client.get_experiment("0").name == "Default"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "mlflow.db.init.lock"]
+
+
+def test_report_client_retries_a_locked_store(tmp_path, monkeypatch):
+    """The report's reads are retried while a running sweep holds the sqlite write lock."""
+    import sqlite3
+
+    from hieros_lab.analysis.runs import RetryingClient
+
+    calls = []
+
+    class Flaky:
+        tracking_uri = "sqlite:///x.db"
+
+        def search_runs(self, *args):
+            calls.append(args)
+            if len(calls) < 3:
+                raise sqlite3.OperationalError("database is locked")
+            return ["run"]
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    client = RetryingClient(Flaky(), "sqlite:///x.db")
+    assert client.search_runs(["1"]) == ["run"] and len(calls) == 3
+    assert client.tracking_uri == "sqlite:///x.db"
