@@ -75,10 +75,10 @@ def test_resume_after_a_kill_in_the_final_evaluation_evaluates(train, client, on
 
     original = Trainer.run_eval
 
-    def killed_in_final_eval(self, tracker):
+    def killed_in_final_eval(self, tracker, stop=None):
         if self.step == self.steps:
             raise KeyboardInterrupt
-        return original(self, tracker)
+        return original(self, tracker, stop)
 
     monkeypatch.setattr(Trainer, "run_eval", killed_in_final_eval)
     code, _ = train("Trainer.steps = 60")
