@@ -1,2 +1,2 @@
-"""Environment factories (kind ``env``): ALE Atari100k, MinAtar, gymnasium control tasks, a fake
-env."""
+"""Environment factories (kind ``env``): ALE Atari100k, MinAtar, Visual Pinpad, gymnasium control
+tasks, a fake env."""
