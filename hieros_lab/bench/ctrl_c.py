@@ -24,24 +24,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hieros_lab.bench.tiny_sweep import tiny_sweep
+
 #: Every child must end within this many seconds of its SIGTERM (issue 8 gap 7).
 STOP_WITHIN_S = 30.0
 #: A sweep that never ends: children train until they are stopped; they log, evaluate and
 #: checkpoint often, so that a random moment can fall in any of those states.
-TINY = """name = "tiny"
-base = ["debug.gin"]
-bindings = ["Trainer.log_every = 10", "Trainer.eval_every = 30", "Trainer.eval_episodes = 1",
-            "Trainer.checkpoint_every = 20", "Trainer.train_ratio = 16.0",
-            "fake.episode_length = 20"]
-seeds = [0, 1]
-steps = 100000
-
-[arms.s5]
-bindings = ["WorldModel.sequence = @s5"]
-
-[arms.rssm]
-bindings = ["WorldModel.sequence = @rssm"]
-"""
+TINY = tiny_sweep("tiny", steps=100_000, log_every=10, eval_every=30, checkpoint_every=20)
 
 
 @dataclass

@@ -30,22 +30,11 @@ import time
 from pathlib import Path
 
 from hieros_lab.bench.servers import free_port, mlflow_server
+from hieros_lab.bench.tiny_sweep import tiny_sweep
 
 STEPS, LOG_EVERY, CHECKPOINT_EVERY = 240, 10, 20
-TINY = f"""name = "cluster"
-base = ["debug.gin"]
-bindings = ["Trainer.log_every = {LOG_EVERY}", "Trainer.eval_every = 0",
-            "Trainer.eval_episodes = 1", "Trainer.checkpoint_every = {CHECKPOINT_EVERY}",
-            "Trainer.train_ratio = 16.0", "fake.episode_length = 20"]
-seeds = [0, 1]
-steps = {STEPS}
-
-[arms.s5]
-bindings = ["WorldModel.sequence = @s5"]
-
-[arms.rssm]
-bindings = ["WorldModel.sequence = @rssm"]
-"""
+TINY = tiny_sweep("cluster", steps=STEPS, log_every=LOG_EVERY,
+                  checkpoint_every=CHECKPOINT_EVERY)
 NODE_LINE = re.compile(r"hieros-lab: on Ray node (\w+)")
 
 

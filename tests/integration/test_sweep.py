@@ -9,22 +9,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from hieros_lab import cli
+from hieros_lab.bench.tiny_sweep import tiny_sweep
 
 STEPS, LOG_EVERY, EPISODE = 40, 20, 20
-TINY = f"""name = "tiny"
-base = ["debug.gin"]
-bindings = ["Trainer.log_every = {LOG_EVERY}", "Trainer.eval_every = 0",
-            "Trainer.eval_episodes = 1", "Trainer.checkpoint_every = 20",
-            "Trainer.train_ratio = 16.0", "fake.episode_length = {EPISODE}"]
-seeds = [0, 1]
-steps = {STEPS}
-
-[arms.s5]
-bindings = ["WorldModel.sequence = @s5"]
-
-[arms.rssm]
-bindings = ["WorldModel.sequence = @rssm"]
-"""
+TINY = tiny_sweep("tiny", steps=STEPS, log_every=LOG_EVERY, episode_length=EPISODE)
 KEYS = {f"{arm}/default/seed{s}" for arm in ("s5", "rssm") for s in (0, 1)}
 
 
