@@ -26,3 +26,11 @@ def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
     assert 0 < result["mfu_s5"] < 1.5
     assert result["scan_max_abs_err"] < 1e-3
     assert result["flops_per_update_s5"] > 1e6
+
+
+def test_task_cost_times_updates_and_steps_of_a_config():
+    from hieros_lab.bench.task_cost import task_cost
+
+    cost = task_cost(["debug.gin"], ["Agent.batch_size = 2"], updates=2, steps=5)
+    assert cost["update_s"] > 0 and cost["step_s"] > 0
+    assert cost["replayed_steps_per_update"] == 2 * 16  # batch 2 x length 16 (scale/tiny.gin)
