@@ -9,7 +9,7 @@ directory fails at once with a message that says so.
 
 When a node dies, Ray runs its tasks again elsewhere (``NODE_RETRIES``; only system failures are
 retried, never a child that failed by itself). The child process dies with its worker
-(:func:`~hieros_lab.sweep.runner.die_with_parent`), and the retry resumes its run from its last
+(:func:`~hieros_lab.sweep.runner.die_with_parent_hook`), and the retry resumes its run from its last
 checkpoint (:meth:`~hieros_lab.sweep.runner.Job.command_now`): one MLflow run per child, its
 metrics exactly once (trainer/journal.py).
 """

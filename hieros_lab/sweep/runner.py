@@ -56,17 +56,27 @@ def local_command(command: Sequence[str]) -> list[str]:
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """``preexec_fn`` of a child: SIGTERM it when the process that started it dies (Linux).
+def _prctl():
+    """libc's ``prctl``, looked up in the parent: the ``preexec_fn`` runs between fork and exec
+    in a process that may have other threads (a Ray worker has many), where loading a library
+    could deadlock on the loader's lock."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the run-directory lock still guards it
+        return None
+
+
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """``preexec_fn`` for a child: SIGTERM it when the process that started it dies (Linux).
 
     A child in its own session outlives a sweep or Ray worker that is SIGKILLed; it would go on
     training while a retry of it starts, two processes on one run directory. With this it stops
     at its next safe point instead (checkpoint, run KILLED), and the retry resumes it.
     """
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the run-directory lock still guards it
-        pass
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def spawn_child(command: Sequence[str], log_path: Path,
@@ -77,7 +87,7 @@ def spawn_child(command: Sequence[str], log_path: Path,
     with open(log_path, "ab") as log:
         return subprocess.Popen(local_command(command), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=dict(env),
-                                start_new_session=True, preexec_fn=die_with_parent)
+                                start_new_session=True, preexec_fn=die_with_parent_hook())
 
 
 def spawn(job: Job, env: Mapping[str, str]) -> subprocess.Popen:
