@@ -11,12 +11,9 @@ it locked are retried (store_lock.py).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +33,13 @@ from hieros_lab.tracking.base import (
     sanitize_key,
     split_finite,
 )
+from hieros_lab.tracking.store_checks import (  # noqa: F401  (sqlite_db_path: re-exported)
+    _quiet_store_setup,
+    dir_problem,
+    http_problem,
+    sqlite_db_path,
+    sqlite_problem,
+)
 from hieros_lab.tracking.store_lock import open_store, retry_locked
 from hieros_lab.tracking.system_metrics import SystemMetrics
 
@@ -46,9 +50,6 @@ DEFAULT_DB = "mlflow.db"
 PARAMS_PER_BATCH = 100  # MLflow's MAX_PARAMS_TAGS_PER_BATCH
 METRICS_PER_BATCH = 1000  # MLflow's MAX_METRICS_PER_BATCH
 PARENT_RUN_TAG = "mlflow.parentRunId"  # how MLflow's UI nests child runs
-HTTP_PROBE_TIMEOUT_S = 5.0
-# MLflow narrates sqlite migrations at INFO on stderr; the CLI promises one-line errors.
-_CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic")
 
 T = TypeVar("T")
 
@@ -61,65 +62,6 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 def _one_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__
-
-
-def sqlite_db_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///rel`` or ``sqlite:////abs`` URI; None for memory."""
-    rest = uri.split("://", 1)[1] if "://" in uri else ""
-    rest = rest.split("?", 1)[0]
-    if rest in ("", "/", "/:memory:"):
-        return None
-    return Path(unquote(rest[1:] if rest.startswith("/") else rest))
-
-
-def dir_problem(directory: Path) -> str | None:
-    """None if ``directory`` is (or can be created as) a writable directory, else the reason."""
-    probe = directory
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent  # mkdir -p needs the nearest existing ancestor to be writable
-    if not probe.is_dir():
-        return f"{probe} is not a directory"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{probe} is not writable"
-    return None
-
-
-def sqlite_problem(db: Path) -> str | None:
-    """None if the sqlite file ``db`` can be opened read-write (or created), else the reason."""
-    if db.exists():
-        if not db.is_file():
-            return f"{db} is not a regular file"
-        if not os.access(db, os.R_OK | os.W_OK):
-            return f"{db} is not readable and writable"
-    # sqlite writes its journal next to the database, so the directory must be writable too.
-    return dir_problem(db.parent)
-
-
-def http_problem(uri: str, timeout: float = HTTP_PROBE_TIMEOUT_S) -> str | None:
-    """None if the MLflow server at ``uri`` answers its ``/health`` endpoint, else the reason.
-
-    Probed directly because the client retries an unreachable server for minutes."""
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
-            return None
-    except urllib.error.HTTPError as err:  # it answers; 401/403/404 is for the client to judge
-        return f"server answers HTTP {err.code}" if err.code >= 500 else None
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        return f"server does not answer ({reason})"
-
-
-@contextmanager
-def _quiet_store_setup() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 #: Query of the UI links: MLflow 3.17's UI takes the view (GenAI or model training) from it.

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,8 +33,10 @@ def _holder(path: Path) -> str:
 
 
 @contextmanager
-def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5) -> Iterator[None]:
-    """Hold ``run_dir``'s lock for the block; ConfigError if another process keeps it."""
+def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5,
+                 say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold ``run_dir``'s lock for the block; ConfigError if another process keeps it. ``say``
+    hears once that we are waiting."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -50,9 +51,8 @@ def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5) -> 
                     raise ConfigError(f"{run_dir} is in use by another process (pid "
                                       f"{_holder(path)}) that kept it for {wait_s:.0f} s; stop "
                                       "it, or wait for it to end") from None
-                if not told:
-                    print(f"hieros-lab: waiting for pid {_holder(path)} to release {run_dir}",
-                          file=sys.stderr)
+                if not told and say is not None:
+                    say(f"hieros-lab: waiting for pid {_holder(path)} to release {run_dir}")
                     told = True
                 time.sleep(poll_s)
         os.ftruncate(fd, 0)

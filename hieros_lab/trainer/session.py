@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -82,13 +82,19 @@ def git_sha() -> str:
         return "unknown"
 
 
-def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = True) -> dict:
+def to_stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = True,
+                 say: Callable[[str], None] = to_stderr) -> dict:
     """Parse, check, build, train. Raises ConfigError/TrackerError before a run exists, and
-    KeyboardInterrupt (after ending the run KILLED) on SIGTERM or SIGINT."""
+    KeyboardInterrupt (after ending the run KILLED) on SIGTERM or SIGINT. ``say`` gets the
+    one-line notes for the user (where the run is, what a resume continues from)."""
     stop = StopRequest()
     with stop.installed(), contextlib.ExitStack() as held:
         with stop.interruptible():  # nothing exists yet that a signal could leave half-made
-            held.enter_context(run_dir_lock(run_dir))  # one process per run directory
+            held.enter_context(run_dir_lock(run_dir, say=say))  # one process per run dir
             trainer, tracker = _build(spec, run_dir, resume)
         # From here a signal is taken at safe points: the run opened below always ends.
         run_id = tracker.start(describe_run(spec, trainer, tracker),
@@ -97,21 +103,21 @@ def run_training(spec: RunSpec, run_dir: Path, resume: bool, progress: bool = Tr
         spec.run_id = run_id
         spec.completed_step = None  # until this part ends FINISHED, a resume trains (or evals)
         spec.save(run_dir)
-        _announce(tracker, run_dir)
-        result = _tracked(trainer, tracker, spec, run_dir, resume, progress, stop)
+        _announce(tracker, run_dir, say)
+        result = _tracked(trainer, tracker, spec, run_dir, resume, progress, stop, say)
         spec.completed_step = trainer.step
         spec.save(run_dir)
     return result
 
 
-def _announce(tracker: Tracker, run_dir: Path) -> None:
-    """One line on stderr: the run directory and where to watch the run."""
+def _announce(tracker: Tracker, run_dir: Path, say: Callable[[str], None]) -> None:
+    """One line: the run directory and where to watch the run."""
     link = getattr(tracker, "ui_link", None)
     try:
         where = f"; MLflow: {link(tracker.run_id)}" if link is not None else ""
     except Exception:  # noqa: BLE001  (a link is a convenience: never fail a run over it)
         where = ""
-    print(f"hieros-lab: run {tracker.run_id} in {run_dir}{where}", file=sys.stderr)
+    say(f"hieros-lab: run {tracker.run_id} in {run_dir}{where}")
 
 
 def _build(spec: RunSpec, run_dir: Path, resume: bool) -> tuple[Trainer, Tracker]:
@@ -166,16 +172,16 @@ def finished_step(spec: RunSpec, run_dir: Path, steps: int) -> int | None:
 
 
 def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, resume: bool,
-             progress: bool, stop: StopRequest) -> dict:
+             progress: bool, stop: StopRequest, say: Callable[[str], None]) -> dict:
     root = run_dir / "checkpoints"
     status = "FAILED"
     try:
         # A resume of a run stopped before its first checkpoint starts it over, in its run.
         restored = resume and trainer.restore(root, tracker)
         if resume:
-            print(f"hieros-lab: resumed from step {trainer.step}" if restored else
-                  f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "
-                  "same run", file=sys.stderr)
+            say(f"hieros-lab: resumed from step {trainer.step}" if restored else
+                f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "
+                "same run")
         stop.check()
         operative = config.operative_config()
         (run_dir / "operative_config.gin").write_text(operative)
