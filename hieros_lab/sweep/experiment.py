@@ -1,7 +1,7 @@
 """Experiment files (``experiments/*.toml``): format, loading, validation, expansion to children.
 
 An experiment is ``base`` gin files (a preset) plus named arms, each a small delta (gin files
-and/or bindings), run on ``games`` x ``seeds`` (spec §8). Format::
+and/or bindings), run on ``games`` (or ``[tasks.*]``) x ``seeds`` (spec §8). Format::
 
     name = "ablation_uniform"             # MLflow experiment, ablation tag, runs/<name>/
     base = ["presets/hieros.gin"]          # gin files every arm starts from
@@ -16,13 +16,18 @@ and/or bindings), run on ``games`` x ``seeds`` (spec §8). Format::
     [arms.uniform]
     bindings = ["ReplayBuffer.sampler = @uniform"]
 
+    [tasks.breakout]                       # instead of games: a named non-Atari task (its env
+    gin_files = ["envs/minatar.gin"]       # and budget; see :mod:`hieros_lab.sweep.tasks`)
+    bindings = ["minatar.game = 'breakout'"]
+
     [scale.cpu]                            # `--scale cpu`: tiny budget and model
     steps = 1000
     gin_files = ["scale/tiny.gin"]         # the shared tiny model sizes
     bindings = ["Trainer.train_ratio = 16.0", ...]  # budget settings the sizes file leaves out
 
-Gin order of one child: files = base + arm files + scale files, then bindings = common + scale +
-arm bindings + game + seed + steps + the MLflow experiment; the last assignment wins. So the
+Gin order of one child: files = base + arm files + task files + scale files, then bindings =
+common + task + scale + arm bindings + game + seed + steps + the MLflow experiment; the last
+assignment wins. So the
 scale's files (the tiny sizes) win over the base's and an arm's files (``sequence/rssm.gin``'s
 full-size RSSM becomes tiny), while every binding, an arm's delta included, wins over any file
 (an arm's ``s5.model_dim = 32`` survives ``scale/tiny.gin``), and an arm's bindings win over the
@@ -41,10 +46,12 @@ from typing import Any
 
 from hieros_lab import config
 from hieros_lab.config import ConfigError
+from hieros_lab.sweep.tasks import Task, check_env, parse_tasks
 
 #: Game label used when an experiment lists no games (non-Atari env fixed by its gin files).
 NO_GAME = "default"
-_TOP_KEYS = {"name", "description", "base", "bindings", "games", "seeds", "steps", "arms", "scale"}
+_TOP_KEYS = {"name", "description", "base", "bindings", "games", "tasks", "seeds", "steps", "arms",
+             "scale"}
 _ARM_KEYS = {"gin_files", "bindings", "description"}
 _SCALE_KEYS = {"gin_files", "bindings", "steps", "description"}
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")  # becomes a directory name and an MLflow tag
@@ -92,6 +99,7 @@ class Experiment:
     scale_bindings: tuple[str, ...] = ()
     atari: bool = True
     game_names: dict[str, str] = field(default_factory=dict)  # label -> ALE CamelCase
+    tasks: dict[str, Task] = field(default_factory=dict)  # label -> task (non-Atari files)
 
     @property
     def run_name(self) -> str:
@@ -99,14 +107,15 @@ class Experiment:
         return self.name if self.scale is None else f"{self.name}-{self.scale}"
 
     def child(self, arm: Arm, game: str, seed: int) -> Child:
-        binds = [*self.bindings, *self.scale_bindings, *arm.bindings]
+        task = self.tasks.get(game, Task(game))
+        binds = [*self.bindings, *task.bindings, *self.scale_bindings, *arm.bindings]
         if self.atari:
             binds.append(f"atari.game = '{self.game_names[game]}'")
         binds.append(f"Trainer.seed = {seed}")
         if self.steps is not None:
             binds.append(f"Trainer.steps = {self.steps}")
         binds.append(f"mlflow.experiment = '{self.run_name}'")
-        files = (*self.base, *arm.gin_files, *self.scale_files)
+        files = (*self.base, *arm.gin_files, *task.gin_files, *self.scale_files)
         return Child(arm.name, game, seed, files, tuple(binds))
 
     def expand(self) -> list[Child]:
@@ -240,6 +249,12 @@ def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
     if not base:
         raise _fail(path, "base must list at least one gin file, e.g. ['presets/hieros.gin']")
     games, game_names, atari = _games(path, data, text)
+    tasks = parse_tasks(path, data, text)
+    if tasks and atari:
+        raise _fail(path, "list either games (Atari) or [tasks.*] tables, not both",
+                    _line_of(text, "games"))
+    if tasks:
+        games = tuple(t.name for t in tasks)
     chosen = _scale(path, data, scale)
     steps = _steps(path, chosen, f"scale.{scale}.") or _steps(path, data, "")
     return Experiment(
@@ -247,40 +262,48 @@ def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
         seeds=_seeds(path, data), bindings=_str_list(path, data, "bindings", ""), steps=steps,
         scale=scale, scale_files=_str_list(path, chosen, "gin_files", f"scale.{scale}."),
         scale_bindings=_str_list(path, chosen, "bindings", f"scale.{scale}."), atari=atari,
-        game_names=game_names)
+        game_names=game_names, tasks={t.name: t for t in tasks})
 
 
 # -- validation by parsing every arm ----------------------------------------------------------
-def _locate(exp: Experiment, text: str, arm: Arm, err: ConfigError) -> ConfigError:
+def _locate(exp: Experiment, text: str, arm: Arm, err: ConfigError,
+            task: str | None = None) -> ConfigError:
     """Re-word a gin error of ``arm`` so it names the TOML file and line of the culprit."""
     msg = str(err)
+    who = f"arm {arm.name!r}" + (f", task {task!r}" if task else "")
     match = re.match(r"^--gin_binding '(.+?)': (.*)$", msg) or re.match(
         r"^--gin_binding \"(.+?)\": (.*)$", msg)
     if match:
         binding, reason = match.groups()
         line = _line_of(text, binding)
-        return _fail(exp.path, f"arm {arm.name!r}: {binding!r}: {reason}", line)
+        return _fail(exp.path, f"{who}: {binding!r}: {reason}", line)
     found = re.search(r"gin file not found: (\S+)", msg)
     line = _line_of(text, found.group(1)) if found else _line_of(text, f"[arms.{arm.name}]")
-    return _fail(exp.path, f"arm {arm.name!r}: {msg}", line)
+    return _fail(exp.path, f"{who}: {msg}", line)
 
 
 def validate(exp: Experiment) -> None:
     """Parse every arm's full config (base + arm + scale + first game + first seed).
 
     Games differ only in ``atari.game`` (already checked against ALE) and seeds only in
-    ``Trainer.seed``, so one parse per arm covers every child. Leaves gin cleared.
+    ``Trainer.seed``, so one parse per arm covers every child. Tasks differ in files and
+    bindings: every arm is parsed with every task, and each task's env is built once (with the
+    first arm) so an env that cannot be made fails here. Leaves gin cleared.
     """
     import gin
 
     text = exp.path.read_text()
+    games = tuple(exp.tasks) or exp.games[:1]
     try:
-        for arm in exp.arms:
-            child = exp.child(arm, exp.games[0], exp.seeds[0])
-            try:
-                config.parse(child.gin_files, child.bindings, finalize=False)
-            except ConfigError as err:
-                raise _locate(exp, text, arm, err) from None
+        for game in games:
+            for i, arm in enumerate(exp.arms):
+                child = exp.child(arm, game, exp.seeds[0])
+                try:
+                    config.parse(child.gin_files, child.bindings, finalize=False)
+                except ConfigError as err:
+                    raise _locate(exp, text, arm, err, game if exp.tasks else None) from None
+                if exp.tasks and i == 0:
+                    check_env(f"{exp.path}:{_line_of(text, f'[tasks.{game}]')}: task {game!r}")
     finally:
         gin.clear_config()
 
