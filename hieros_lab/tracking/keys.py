@@ -20,6 +20,9 @@ REPLAY_SIZE = "replay/size"
 UPDATES = "perf/updates"
 UPDATES_PER_S = "perf/updates_per_s"
 ENV_STEPS_PER_S = "perf/env_steps_per_s"
+#: Seconds the run has spent in ``Trainer.fit`` so far, summed over resumes (not the time between
+#: a stop and its resume): the wall time of a result.
+WALL_S = "perf/wall_s"
 #: Count of non-finite metric values the tracker dropped (MLflow cannot plot NaN/inf).
 NONFINITE_SKIPPED = "perf/nonfinite_skipped"
 

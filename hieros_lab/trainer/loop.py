@@ -117,6 +117,7 @@ class Trainer:
         #: checkpoints this flag and the resumed run evaluates first (no point of the curve lost).
         self.eval_due = False
         self.saved_step: int | None = None  # step of the checkpoint this state was saved in
+        self.wall_s = 0.0  # seconds spent in fit(), over every resume (keys.WALL_S)
 
     def _check_trains(self, agent: Agent) -> None:
         """Raise when the budget ends before the agent's first update: such a run would go to
@@ -146,7 +147,7 @@ class Trainer:
         self.agent.save_replay(path)
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
-                 "eval_due": self.eval_due,
+                 "eval_due": self.eval_due, "wall_s": self.wall_s,
                  "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
                  "py_rng": random.getstate()}
         ckpt.atomic_torch_save(state, path / "state.pt")
@@ -185,6 +186,7 @@ class Trainer:
         self.step, self.updates = int(state["step"]), int(state["updates"])
         self.episodes = int(state["episodes"])
         self.eval_due = bool(state.get("eval_due", False))
+        self.wall_s = float(state.get("wall_s", 0.0))
         self.saved_step = self.step
         self.ratio.load_state_dict(state["ratio"])
         torch.set_rng_state(state["torch_rng"])
@@ -204,6 +206,11 @@ class Trainer:
         """
         assert self.agent is not None
         stop = stop or StopRequest()
+        began, wall_before = time.perf_counter(), self.wall_s
+
+        def clock() -> None:
+            self.wall_s = wall_before + time.perf_counter() - began
+
         if self.eval_due and self.step < self.steps:  # a resume of a run stopped in its eval
             self.run_eval(tracker, stop)
         pending: dict[str, list[float]] = defaultdict(list)
@@ -230,12 +237,13 @@ class Trainer:
                         for key, value in self.agent.train().items():
                             pending[key].append(value)
                         self.updates += 1
+                clock()
                 if every(self.step, self.log_every):
                     now = time.perf_counter()
                     perf = {keys.UPDATES_PER_S: (self.updates - last_updates) / (now - last_time),
                             keys.ENV_STEPS_PER_S: (self.step - last_step) / (now - last_time),
                             keys.REPLAY_SIZE: float(len(self.agent.replay)),
-                            keys.UPDATES: float(self.updates)}
+                            keys.UPDATES: float(self.updates), keys.WALL_S: self.wall_s}
                     self.journal.add({**{k: float(np.mean(v)) for k, v in pending.items()},
                                       **perf}, self.step)
                     pending.clear()
@@ -243,12 +251,15 @@ class Trainer:
                 if every(self.step, self.eval_every) and self.step < self.steps:
                     self.eval_due = True
                     self.run_eval(tracker, stop)
+                    clock()
                 if every(self.step, self.checkpoint_every):
                     self.save(checkpoint_root, tracker)
         finally:
             bar.close()
         stop.check()
         final = self.run_eval(tracker, stop)
+        clock()
+        self.journal.add({keys.WALL_S: self.wall_s}, self.step)
         self.save(checkpoint_root, tracker)
         return final
 
