@@ -174,8 +174,13 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
                        help="all runs of this MLflow experiment that carry an 'arm' tag")
     which.add_argument("--run", default=None, metavar="PARENT_ID",
                        help="the child runs of this sweep parent run")
+    which.add_argument("--suite", nargs="+", type=Path, default=None, metavar="TOML",
+                       help="one page over these experiment files, each task next to a random "
+                       "policy (how docs/validation.md is made); --out is then the page")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output directory (default reports/<name>)")
+                   help="output directory (default reports/<name>); with --suite the Markdown "
+                   "page (default reports/suite.md), its figures and CSVs go in the folder "
+                   "of the same name")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap replicates (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
@@ -183,6 +188,8 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from hieros_lab.analysis import report, runs
 
+    if args.suite is not None:
+        return _suite_report(args)
     try:
         client = runs.open_client()
         source = runs.resolve_source(client, args.experiment, args.run)
@@ -193,6 +200,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     where = f"; logged to run {result.parent_run_id} under report/" if result.parent_run_id else ""
     print(f"wrote {result.path}{where}")
+    return 0
+
+
+def _suite_report(args: argparse.Namespace) -> int:
+    from hieros_lab.analysis import runs, suite
+    from hieros_lab.config import ConfigError
+    from hieros_lab.sweep import experiment
+    from hieros_lab.trainer.session import to_stderr
+
+    page = args.out or Path("reports") / "suite.md"
+    command = " ".join(["hieros-lab report --suite", *(f.as_posix() for f in args.suite),
+                        "--out", page.as_posix()])
+    try:
+        exps = [experiment.load(f) for f in args.suite]  # every file checked before any read
+        client = runs.open_client()
+        path = suite.write_page(client, exps, page, command, reps=args.reps, seed=args.seed,
+                                say=to_stderr)
+    except (ConfigError, runs.ReportError) as err:
+        print(f"hieros-lab: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {path}")
     return 0
 
 

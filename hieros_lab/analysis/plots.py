@@ -112,8 +112,9 @@ def plot_improvement(poi: Mapping[tuple[str, str], Interval], path: Path) -> Pat
 
 
 def plot_curves(curves: Mapping[str, Mapping[str, Curve]], ylabels: Mapping[str, str],
-                path: Path) -> Path:
-    """One panel per game: mean score over seeds vs env steps per arm with a 95 % CI band."""
+                path: Path, hlines: Mapping[str, float] | None = None) -> Path:
+    """One panel per game: mean score over seeds vs env steps per arm with a 95 % CI band;
+    ``hlines[game]``: a dotted grey level labelled "random" (a baseline measured apart)."""
     games = list(curves)
     fig, axes = _grid(len(games))
     arms = sorted({arm for per_arm in curves.values() for arm in per_arm})
@@ -123,6 +124,8 @@ def plot_curves(curves: Mapping[str, Mapping[str, Curve]], ylabels: Mapping[str,
             ax.plot(grid, mean, color=color[arm], label=arm, lw=1.2, marker="." if
                     grid.size == 1 else None)
             ax.fill_between(grid, lo, hi, color=color[arm], alpha=0.2, lw=0)
+        if hlines and game in hlines:
+            ax.axhline(hlines[game], color="grey", linestyle=":", lw=1.2, label="random")
         ax.set_title(game, fontsize=9)
         ax.set_xlabel("env steps", fontsize=7)
         ax.set_ylabel(ylabels[game], fontsize=7)

@@ -9,7 +9,8 @@ mean over evaluation episodes at the final step, which ``Trainer.fit`` always lo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,9 @@ class RunRecord:
     final_score: float | None
     parent_run_id: str | None
     start_time: int
+    end_time: int = 0
+    tags: Mapping[str, str] = field(default_factory=dict)  # every tag of the run
+    metrics: Mapping[str, float] = field(default_factory=dict)  # latest value of each metric
 
 
 def tracking_uri() -> str:
@@ -140,7 +144,8 @@ def _record(run: Run) -> RunRecord:
     return RunRecord(run.info.run_id, tags[keys.ARM], tags.get(keys.GAME, "?"),
                      tags.get(keys.SEED, "?"), run.info.status,
                      None if score is None else float(score), tags.get(PARENT_RUN_TAG),
-                     int(run.info.start_time or 0))
+                     int(run.info.start_time or 0), int(run.info.end_time or 0), dict(tags),
+                     dict(run.data.metrics))
 
 
 def fetch_records(client: MlflowClient, source: Source) -> list[RunRecord]:

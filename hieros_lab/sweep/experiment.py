@@ -9,6 +9,7 @@ and/or bindings), run on ``games`` (or ``[tasks.*]``) x ``seeds`` (spec §8). Fo
     games = ["battle_zone", "breakout"]    # Atari names (checked against ALE); omit for a
                                            # non-Atari env (one game called "default")
     seeds = [42, 41020, 718920]
+    baseline = "etbs"                      # optional: the arm reports compare the others with
     steps = 100000                         # optional budget override (Trainer.steps)
 
     [arms.etbs]                            # arm = delta against base
@@ -51,7 +52,7 @@ from hieros_lab.sweep.tasks import Task, check_env, parse_tasks
 #: Game label used when an experiment lists no games (non-Atari env fixed by its gin files).
 NO_GAME = "default"
 _TOP_KEYS = {"name", "description", "base", "bindings", "games", "tasks", "seeds", "steps", "arms",
-             "scale"}
+             "scale", "baseline"}
 _ARM_KEYS = {"gin_files", "bindings", "description"}
 _SCALE_KEYS = {"gin_files", "bindings", "steps", "description"}
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")  # becomes a directory name and an MLflow tag
@@ -64,6 +65,7 @@ class Arm:
     name: str
     gin_files: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class Experiment:
     atari: bool = True
     game_names: dict[str, str] = field(default_factory=dict)  # label -> ALE CamelCase
     tasks: dict[str, Task] = field(default_factory=dict)  # label -> task (non-Atari files)
+    description: str = ""
+    baseline: str | None = None  # the arm reports compare every other arm with
 
     @property
     def run_name(self) -> str:
@@ -189,7 +193,8 @@ def _arms(path: Path, data: dict, text: str) -> tuple[Arm, ...]:
             raise _fail(path, f"arms.{name} must be a table", line)
         _check_keys(path, body, _ARM_KEYS, f"arms.{name}: ")
         arms.append(Arm(name, _str_list(path, body, "gin_files", f"arms.{name}."),
-                        _str_list(path, body, "bindings", f"arms.{name}.")))
+                        _str_list(path, body, "bindings", f"arms.{name}."),
+                        str(body.get("description", ""))))
     return tuple(arms)
 
 
@@ -257,12 +262,18 @@ def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
         games = tuple(t.name for t in tasks)
     chosen = _scale(path, data, scale)
     steps = _steps(path, chosen, f"scale.{scale}.") or _steps(path, data, "")
+    arms = _arms(path, data, text)
+    baseline = data.get("baseline")
+    if baseline is not None and baseline not in {a.name for a in arms}:
+        raise _fail(path, f"baseline {baseline!r} is not an arm (arms: "
+                    f"{', '.join(a.name for a in arms)})", _line_of(text, "baseline"))
     return Experiment(
-        name=name, path=path, base=base, arms=_arms(path, data, text), games=games,
+        name=name, path=path, base=base, arms=arms, games=games,
         seeds=_seeds(path, data), bindings=_str_list(path, data, "bindings", ""), steps=steps,
         scale=scale, scale_files=_str_list(path, chosen, "gin_files", f"scale.{scale}."),
         scale_bindings=_str_list(path, chosen, "bindings", f"scale.{scale}."), atari=atari,
-        game_names=game_names, tasks={t.name: t for t in tasks})
+        game_names=game_names, tasks={t.name: t for t in tasks},
+        description=str(data.get("description", "")), baseline=baseline)
 
 
 # -- validation by parsing every arm ----------------------------------------------------------

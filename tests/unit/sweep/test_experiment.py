@@ -122,6 +122,7 @@ def test_unknown_game_is_refused_with_close_matches(tmp_path):
     (("seeds = [0, 1]", "seeds = [1, 1]"), "seed is listed twice"),
     (('name = "t"', 'name = "a b"'), "name must be"),
     (("[arms.b]", "[arms.b]\nbinding = []"), "unknown key"),
+    (("steps = 60", 'steps = 60\nbaseline = "c"'), r"exp.toml:5: baseline 'c' is not an arm"),
 ])
 def test_structural_mistakes_are_named(tmp_path, edit, needle):
     with pytest.raises(ConfigError, match=needle):

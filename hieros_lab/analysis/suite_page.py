@@ -1,0 +1,164 @@
+"""The text of a suite page (``docs/validation.md``) from :mod:`suite` results (no I/O).
+
+Every sentence that states a finding is chosen by the numbers (:func:`verdict`), so the page
+says what the runs show, a null result included, without hand edits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hieros_lab.analysis.markdown import DASH, fmt, fmt_interval
+from hieros_lab.analysis.scores import Interval
+from hieros_lab.analysis.suite import ArmResult, TaskResult
+from hieros_lab.tracking import keys
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(r) + " |" for r in rows], ""]
+
+
+def _ci(iv: Interval | None, n: int) -> str:
+    if iv is None:
+        return DASH
+    if math.isnan(iv.lo):
+        return f"{fmt(iv.point)} (n={n})"
+    return f"{fmt(iv.point)} ± {fmt(iv.hi - iv.point)} (n={n})"
+
+
+def _minutes(seconds: Sequence[float]) -> str:
+    if not seconds:
+        return DASH
+    return f"{np.median(seconds) / 60:.1f} / {max(seconds) / 60:.1f}"
+
+
+def verdict(arm: ArmResult, baseline: str) -> str:
+    """One sentence on P(arm > baseline): better, worse, or no detectable difference."""
+    iv = arm.poi
+    if iv is None:
+        return f"`{arm.arm}`: no finished runs to compare."
+    n = len(arm.rows)
+    if iv.lo > 0.5:
+        return (f"`{arm.arm}` beats `{baseline}`: P = {fmt_interval(iv)}, the interval is above "
+                "0.5.")
+    if iv.hi < 0.5:
+        return (f"`{arm.arm}` is worse than `{baseline}`: P = {fmt_interval(iv)}, the interval "
+                "is below 0.5.")
+    return (f"`{arm.arm}` vs `{baseline}`: no detectable difference at {n} seeds "
+            f"(P = {fmt_interval(iv)} contains 0.5).")
+
+
+def _summary(results: Sequence[TaskResult]) -> list[str]:
+    rows = []
+    for r in results:
+        best = r.best
+        walls = [row.wall_s for a in r.arms for row in a.rows]
+        rows.append([f"`{r.exp.name}`", r.task, f"`{best.arm}`" if best else DASH,
+                     _ci(best.interval, len(best.rows)) if best else DASH,
+                     _ci(r.random_interval, len(r.random)),
+                     ("**yes**" if best.above_random else "no") if best else DASH,
+                     f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
+                     _minutes(walls)])
+    return ["## Summary", "",
+            "Best arm per task (highest mean final score) next to the random policy. *Excludes "
+            "random*: the lower end of the arm's 95 % interval is above the random mean.", "",
+            *_table(["experiment", "task", "best arm", "final score", "random", "excludes random",
+                     "runs done", "wall per run, min (median / max)"], rows)]
+
+
+def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
+    out = ["## Hierarchy: do more levels beat one?", ""]
+    lines, tally = [], Counter()
+    for r in results:
+        base = r.baseline
+        if base is None:
+            continue
+        for arm in r.arms:
+            if arm is base or arm.levels in ("1", "?"):
+                continue
+            sentence = verdict(arm, base.arm)
+            tally["better" if "beats" in sentence else "worse" if "worse" in sentence
+                  else "none" if "no detectable" in sentence else "missing"] += 1
+            lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}")
+    if not lines:
+        return out + ["No experiment of this page has a baseline arm and a hierarchical arm.", ""]
+    compared = tally["better"] + tally["worse"] + tally["none"]
+    out += [f"Probability of improvement of each hierarchical arm over its file's 1-level "
+            f"baseline (the same S5WM agent with one level), from final scores; 95 % bootstrap "
+            f"interval. Over {compared} comparisons: more levels were better in "
+            f"{tally['better']}, worse in {tally['worse']}, and not distinguishable in "
+            f"{tally['none']}.", "", *lines, ""]
+    if tally["better"] == 0 and compared:
+        out += ["**At this scale the runs give no evidence that hierarchy helps.**", ""]
+    return out
+
+
+def _task_section(r: TaskResult, figure: str | None) -> list[str]:
+    base = r.exp.baseline
+    rows = []
+    for a in r.arms:
+        seeds = ", ".join(f"{row.seed}: {fmt(row.final_score)}" for row in a.rows) or DASH
+        poi = DASH if a.poi is None else fmt_interval(a.poi)
+        rows.append([f"`{a.arm}`", a.levels, _ci(a.interval, len(a.rows)), seeds,
+                     "**yes**" if a.above_random else "no", poi,
+                     _minutes([row.wall_s for row in a.rows]), a.description])
+    rand = ", ".join(f"{s}: {fmt(v)}" for s, v in sorted(r.random.items()))
+    rows.append(["random policy", DASH, _ci(r.random_interval, len(r.random)), rand, DASH, DASH,
+                 DASH, "uniform actions, same evaluation protocol and seeds"])
+    steps = sorted({row.env_steps for a in r.arms for row in a.rows})
+    out = [f"### {r.task} (`{r.exp.path.as_posix()}`)", "", r.exp.description, "",
+           f"Env steps per run: {', '.join(map(str, steps)) or DASH}. "
+           f"Seeds: {', '.join(map(str, r.exp.seeds))}.", "",
+           *_table(["arm", "levels", "final score", "per seed", "excludes random",
+                    f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
+                    "what it is"], rows)]
+    if r.missing:
+        out += [f"Not run yet or not finished ({len(r.missing)}): "
+                + ", ".join(f"`{k}`" for k in r.missing), ""]
+    if r.excluded:
+        out += ["Excluded runs: " + "; ".join(f"`{rid}` ({why})" for rid, why in r.excluded), ""]
+    if figure:
+        out += [f"![learning curves of {r.exp.name}]({figure})", ""]
+    return out
+
+
+def render(results: Sequence[TaskResult], files: Sequence[Path], figures: Mapping[str, str],
+           csvs: Sequence[str], command: str) -> str:
+    """The whole page. ``figures``: experiment name -> curve figure path relative to the page."""
+    rows = [r for res in results for a in res.arms for r in a.rows]
+    shas = Counter(r.git_sha for r in rows)
+    walls = [r.wall_s for r in rows]
+    out = ["# Validation suite", "",
+           f"Generated by `{command}` from the MLflow runs of {len(files)} experiment files; do "
+           "not edit by hand. **Final score** (DESIGN §5): the mean return of the greedy "
+           f"evaluation episodes at the last step (the last `{keys.EVAL_SCORE}`); intervals are "
+           "95 % Student-t over seeds. The random policy is measured with the same evaluation "
+           "env, episodes and seeds.", "",
+           f"Runs: {len(rows)} finished. Commits they ran on: "
+           + (", ".join(f"`{sha[:10]}` ({n} runs)" for sha, n in shas.most_common()) or DASH)
+           + f". Training wall time, all runs: {sum(walls) / 3600:.2f} h "
+           f"(about {sum(walls) / 7200:.2f} h at `--parallel 2`).", "",
+           "## Rerun it", "", "```", *[f"hieros-lab sweep {f.as_posix()} --parallel 2"
+                                      for f in files], command, "```", "",
+           f"`{csvs[0]}` holds every run's final score; a rerun of the same files from a clean "
+           "clone on this machine kind reproduces it exactly (same seeds, one thread per child; "
+           "a run that was interrupted and resumed continues with a freshly seeded env, so it "
+           f"is only reproduced by another resumed run). `{csvs[1]}` adds what differs between "
+           "reruns: wall time, commit, run id.", ""]
+    out += _summary(results)
+    out += _hierarchy(results)
+    out += ["## Per task", ""]
+    for r in results:
+        out += _task_section(r, figures.get(r.exp.name) if r is _last_of(results, r) else None)
+    return "\n".join(out)
+
+
+def _last_of(results: Sequence[TaskResult], r: TaskResult) -> TaskResult:
+    """The last task of ``r``'s experiment: its section carries the experiment's figure."""
+    return [x for x in results if x.exp.name == r.exp.name][-1]

@@ -1,0 +1,126 @@
+"""``hieros-lab report --suite``: the validation page from synthetic runs of an experiment file."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.entities import Metric, RunTag
+from mlflow.tracking import MlflowClient
+
+from hieros_lab import cli
+from hieros_lab.analysis import suite, suite_page
+from hieros_lab.analysis.scores import Interval
+from hieros_lab.sweep import experiment
+from hieros_lab.tracking import keys
+
+TOML = """name = "val"
+description = "a tiny suite"
+base = ["debug.gin"]
+seeds = [0, 1, 2]
+baseline = "one"
+
+[arms.one]
+description = "one level"
+bindings = []
+
+[arms.two]
+description = "two levels"
+gin_files = ["hierarchy/levels_2.gin"]
+
+[tasks.cart]
+gin_files = ["envs/cartpole.gin"]
+"""
+#: (arm, seed) -> (final score, levels tag); seed 2 of arm two never finished.
+RUNS = {("one", 0): (10.0, "1"), ("one", 1): (11.0, "1"), ("one", 2): (12.0, "1"),
+        ("two", 0): (50.0, "2"), ("two", 1): (51.0, "2")}
+RANDOM = {0: 1.0, 1: 2.0, 2: 3.0}
+
+
+def _log_runs(client: MlflowClient, name: str) -> None:
+    exp_id = client.create_experiment(name)
+    for (arm, seed), (score, levels) in RUNS.items():
+        run = client.create_run(exp_id, run_name=f"{arm}/cart/seed{seed}")
+        ts = int(time.time() * 1000)
+        metrics = [Metric(keys.EVAL_SCORE, score / 2, ts, 100), Metric(keys.EVAL_SCORE, score, ts,
+                                                                       200),
+                   Metric(keys.WALL_S, 60.0 * (seed + 1), ts, 200)]
+        tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
+                RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123")]
+        client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
+        client.set_terminated(run.info.run_id, "FINISHED")
+    running = client.create_run(exp_id, run_name="two/cart/seed2")  # still going: excluded
+    client.log_batch(running.info.run_id, tags=[RunTag(keys.ARM, "two"),
+                                                RunTag(keys.GAME, "cart"), RunTag(keys.SEED, "2")])
+
+
+@pytest.fixture
+def page(tmp_path, mlflow_uri):
+    path = tmp_path / "val.toml"
+    path.write_text(TOML)
+    client = MlflowClient(mlflow_uri)
+    _log_runs(client, "val")
+    exp = experiment.load(path)
+    out = tmp_path / "docs" / "validation.md"
+    calls = []
+
+    def fake_random(files, bindings, seeds):
+        calls.append((tuple(files), tuple(seeds)))
+        return {s: RANDOM[s] for s in seeds}
+
+    suite.write_page(client, [exp], out, "CMD", random_fn=fake_random, reps=200)
+    assert calls == [(("debug.gin", "envs/cartpole.gin"), (0, 1, 2))]
+    return out
+
+
+def test_page_states_scores_random_and_what_is_missing(page):
+    text = page.read_text()
+    assert "| `one` | 1 | 11.00 ± 2.48 (n=3) | 0: 10.00, 1: 11.00, 2: 12.00 | **yes** |" in text
+    assert "| `two` | 2 | 50.50 ± 6.35 (n=2) |" in text
+    assert "| random policy | – | 2.00 ± 2.48 (n=3) |" in text
+    assert "Not run yet or not finished (1): `two/cart/seed2`" in text
+    assert "status RUNNING" in text
+    assert "| `val` | cart | `two` | 50.50 ± 6.35 (n=2) |" in text
+    assert "hieros-lab sweep " in text and "\nCMD\n" in text and "`abc123` (5 runs)" in text
+    assert (page.parent / "validation" / "curves_val.png").stat().st_size > 1000
+
+
+def test_hierarchy_verdict_is_generated_from_the_interval(page):
+    text = page.read_text()
+    assert "more levels were better in 1, worse in 0, and not distinguishable in 0" in text
+    assert "`two` beats `one`: P = 1.00 [1.00, 1.00]" in text
+    assert "no evidence that hierarchy helps" not in text
+
+
+def test_csvs_hold_every_finished_run(page):
+    folder = page.parent / "validation"
+    with (folder / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["arm"], r["seed"], r["final_score"], r["env_steps"]) for r in rows] == [
+        ("one", "0", "10", "200"), ("one", "1", "11", "200"), ("one", "2", "12", "200"),
+        ("two", "0", "50", "200"), ("two", "1", "51", "200")]
+    assert "wall_s" not in rows[0]  # the reproducible file has no wall time
+    with (folder / "runs.csv").open() as f:
+        runs = list(csv.DictReader(f))
+    assert [r["wall_s"] for r in runs] == ["60", "120", "180", "60", "120"]
+
+
+@pytest.mark.parametrize("iv, needle", [
+    (Interval(0.9, 0.6, 1.0), "beats"),
+    (Interval(0.1, 0.0, 0.4), "is worse than"),
+    (Interval(0.6, 0.3, 0.9), "no detectable difference at 2 seeds"),
+])
+def test_verdict_follows_the_interval(iv, needle):
+    arm = suite.ArmResult("two", "", [None, None], Interval(1, 0, 2), True, poi=iv)
+    assert needle in suite_page.verdict(arm, "one")
+
+
+def test_a_suite_file_with_an_unknown_baseline_fails_before_reading(tmp_path, mlflow_uri, capsys):
+    path = tmp_path / "val.toml"
+    path.write_text(TOML.replace('baseline = "one"', 'baseline = "three"'))
+    code = cli.main(["report", "--suite", str(path), "--out", str(tmp_path / "p.md")])
+    assert code == 2
+    assert "baseline 'three' is not an arm" in capsys.readouterr().err
+    assert not Path(tmp_path / "p.md").exists()
