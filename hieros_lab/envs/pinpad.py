@@ -12,6 +12,13 @@ the step earns ``reward`` (+10) and the history is cleared, so the next reward n
 sequence again. Every other step earns 0. Nothing terminates; an episode is *truncated* after
 ``length`` steps (2000, as in Director).
 
+Shaped variant (``progress > 0``, ``envs/pinpad_easy.gin``): an activation that makes the
+history end in a longer prefix ``1, ..., j`` of the target than before earns ``progress``; the
+completing activation still earns ``reward`` alone. Like the "Pinpad-easy" task of the
+re-evaluation in spec §9.2 (minus its penalty for a wrong pad), it gives a learning signal
+within a CPU budget; the sparse task does not (random: about 1 sequence per 15,000 steps). Its
+local optimum is to farm the first pad, which a flat agent may settle in.
+
 Observation: ``uint8 (size, size, 3)`` RGB. Each grid cell is a ``size // 16`` pixel block
 (floor light grey, walls dark grey, pads in their colours, the agent black), the grid sits at
 the top, centred horizontally, on dark grey; the rows below it are a history strip of
@@ -139,8 +146,10 @@ class PinpadEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, seed: int, pads: int, size: int, length: int, reward: float) -> None:
+    def __init__(self, seed: int, pads: int, size: int, length: int, reward: float,
+                 progress: float = 0.0) -> None:
         self.pads, self.size, self.length, self.reward = pads, size, length, reward
+        self.progress = progress
         self.walls, self.pad_ids = parse_layout(LAYOUTS[pads])
         self.target = list(range(1, pads + 1))
         self.cell = size // COLS
@@ -173,13 +182,21 @@ class PinpadEnv(gym.Env):
         reward = 0.0
         pad = int(self.pad_ids[self.agent])
         if pad and pad != self.pad_ids[old]:  # stepped onto a pad from outside it
+            before = self.matched()
             self.history.append(pad)
             if self.history[-self.pads:] == self.target:
                 reward, self.history = float(self.reward), []
             else:
                 self.history = self.history[-(self.pads - 1):]
+                if self.matched() > before:
+                    reward = float(self.progress)
         self.t += 1
         return self._obs(), reward, False, self.t >= self.length, {}
+
+    def matched(self) -> int:
+        """Length of the longest prefix ``1, ..., j`` of the target the history ends in."""
+        return max((j for j in range(1, len(self.history) + 1)
+                    if self.history[-j:] == self.target[:j]), default=0)
 
     def _obs(self) -> np.ndarray:
         """``uint8 (size, size, 3)``: background, agent cell, history strip below the grid."""
@@ -196,10 +213,12 @@ class PinpadEnv(gym.Env):
 
 @register("env", "pinpad")
 def pinpad(seed: int, pads: int = 3, size: int = 64, length: int = 2000,
-           reward: float = 10.0) -> gym.Env:
-    """Visual Pinpad with ``pads`` pads: ``uint8 (size, size, 3)`` images, ``Discrete(5)``.
+           reward: float = 10.0, progress: float = 0.0) -> gym.Env:
+    """Visual Pinpad with ``pads`` pads: ``uint8 (size, size, 3)`` images, ``Discrete(5)``;
+    ``progress > 0``: the shaped variant (module docstring).
 
-    Raises ValueError naming the bad value (pads not 3, 4 or 5; size < 16; length < 1).
+    Raises ValueError naming the bad value (pads not 3, 4 or 5; size < 16; length < 1;
+    progress < 0).
     """
     if pads not in LAYOUTS:
         raise ValueError(f"pinpad.pads = {pads} is not one of 3, 4, 5")
@@ -207,6 +226,8 @@ def pinpad(seed: int, pads: int = 3, size: int = 64, length: int = 2000,
         raise ValueError(f"pinpad.size = {size} cannot show the {COLS}x{ROWS} grid (need >= 16)")
     if length < 1:
         raise ValueError(f"pinpad.length = {length} must be >= 1")
-    env = PinpadEnv(seed, pads, size, length, reward)
+    if progress < 0:
+        raise ValueError(f"pinpad.progress = {progress} must be >= 0")
+    env = PinpadEnv(seed, pads, size, length, reward, progress)
     check_env(env, f"pinpad:{pads}")
     return env

@@ -239,9 +239,41 @@ def test_reset_seed_reseeds_the_action_space():
         fresh.action_space.sample() for _ in range(50)]
 
 
+def _rewards_at_entries(env, order) -> list[float]:
+    rewards, entered = _visit(env, order)
+    assert sum(rewards) == sum(rewards[i] for i in entered)  # rewards only when entering a pad
+    return [rewards[i] for i in entered]
+
+
+def test_progress_pays_each_longer_correct_prefix_and_the_full_sequence_alone():
+    env = pinpad(seed=0, pads=3, progress=1.0)
+    env.reset()
+    assert _rewards_at_entries(env, [1, 2, 3]) == [1.0, 1.0, 10.0]
+    assert env.unwrapped.history == []
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    ([2, 3], [0.0, 0.0]),                 # no prefix of 1, 2, 3
+    ([1, 3, 1, 2], [1.0, 0.0, 1.0, 1.0]),  # a wrong pad loses the prefix; 1 starts it again
+    ([1, 2, 1, 2, 3], [1.0, 1.0, 0.0, 1.0, 10.0]),  # 1 shortens the prefix, 2 grows it
+])
+def test_progress_is_paid_only_when_the_matched_prefix_grows(order, expected):
+    env = pinpad(seed=0, pads=3, progress=1.0)
+    env.reset()
+    assert _rewards_at_entries(env, order) == expected
+
+
+@pytest.mark.parametrize("pads", [4, 5])
+def test_progress_with_more_pads(pads):
+    env = pinpad(seed=0, pads=pads, progress=0.5)
+    env.reset()
+    assert _rewards_at_entries(env, list(range(1, pads + 1))) == [0.5] * (pads - 1) + [10.0]
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"pads": 2}, "pinpad.pads = 2"), ({"pads": 6}, "pinpad.pads = 6"),
-    ({"size": 15}, "pinpad.size = 15"), ({"length": 0}, "pinpad.length = 0")])
+    ({"size": 15}, "pinpad.size = 15"), ({"length": 0}, "pinpad.length = 0"),
+    ({"progress": -1.0}, "pinpad.progress = -1.0")])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message) as info:
         pinpad(seed=0, **kwargs)
