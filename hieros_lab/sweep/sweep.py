@@ -87,7 +87,8 @@ def decide(run_dir: Path, status_of: Callable[[str], str | None]) -> str:
 def dry_run(exp: Experiment, root: Path, say: Callable[[str], None]) -> int:
     children = exp.expand()
     say(f"experiment {exp.run_name} ({exp.path}): {len(exp.arms)} arms x {len(exp.games)} "
-        f"games x {len(exp.seeds)} seeds = {len(children)} runs under {root}")
+        f"{'tasks' if exp.tasks else 'games'} x {len(exp.seeds)} seeds = {len(children)} runs "
+        f"under {root}")
     for child in children:
         command = train_command(exp, child, root / child.key, None, False)
         say(f"{child.key}\n  {shell_line(command)}")
