@@ -97,3 +97,16 @@ def ctrl_c_soak(session: nox.Session) -> None:
     tmp = tempfile.mkdtemp(prefix="hieros_ctrl_c_")
     session.run(str(PY), "-m", "hieros_lab.bench.ctrl_c", "--runs", "20", "--load", "--dir", tmp,
                 *session.posargs, external=True)
+
+
+@nox.session
+def validation(session: nox.Session) -> None:
+    """The validation suite from scratch (about the wall time docs/validation.md states) into
+    a fresh directory, then a row-by-row check against docs/validation/scores.csv
+    (hieros_lab/bench/reproduce.py). ``-- DIR`` reuses DIR, so an interrupted rerun resumes."""
+    import tempfile
+
+    _ensure_venv(session)
+    out = session.posargs[0] if session.posargs else tempfile.mkdtemp(prefix="hieros_valid_")
+    session.run(str(PY), "-m", "hieros_lab.bench.reproduce", "--dir", out, *session.posargs[1:],
+                external=True, env={"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
