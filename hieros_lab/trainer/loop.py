@@ -243,7 +243,9 @@ class Trainer:
                     perf = {keys.UPDATES_PER_S: (self.updates - last_updates) / (now - last_time),
                             keys.ENV_STEPS_PER_S: (self.step - last_step) / (now - last_time),
                             keys.REPLAY_SIZE: float(len(self.agent.replay)),
-                            keys.UPDATES: float(self.updates), keys.WALL_S: self.wall_s}
+                            keys.UPDATES: float(self.updates)}
+                    if self.step < self.steps:  # the last value follows the final evaluation
+                        perf[keys.WALL_S] = self.wall_s
                     self.journal.add({**{k: float(np.mean(v)) for k, v in pending.items()},
                                       **perf}, self.step)
                     pending.clear()

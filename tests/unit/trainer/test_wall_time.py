@@ -32,3 +32,9 @@ def test_wall_time_grows_and_a_resume_continues_it(tmp_path):
     # Counted on from the checkpoint's total, not from zero.
     assert second[0][1] > first[-1][1]
     assert [w for _, w in second] == sorted(w for _, w in second)
+
+
+def test_one_wall_time_per_step_when_the_last_step_is_also_a_log_step(tmp_path):
+    walls = _fit(40, tmp_path, resume=False)  # log_every 10 divides the 40 steps
+    steps = [s for s, _ in walls]
+    assert steps == sorted(set(steps)) and steps[-1] == 40
