@@ -145,6 +145,9 @@ def _sweep_parser(sub: argparse._SubParsersAction) -> None:
                    help="apply the file's [scale.NAME] table, e.g. cpu (tiny budget and model)")
     p.add_argument("--runs_dir", type=Path, default=Path("runs"),
                    help="root of the run directories (default runs/)")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="run only the children whose key (arm/game/seed<k>) matches, e.g. "
+                   "'*/seed0' or 's5_1level/*' (repeatable); the others are left as they are")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -153,7 +156,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from hieros_lab.tracking.base import TrackerError
 
     options = SweepOptions(parallel=args.parallel, ray_address=args.ray_address,
-                           dry_run=args.dry_run, scale=args.scale, runs_dir=args.runs_dir)
+                           dry_run=args.dry_run, scale=args.scale, runs_dir=args.runs_dir,
+                           only=tuple(args.only))
     try:
         return run_sweep(args.file, options)
     except (ConfigError, TrackerError) as err:

@@ -9,9 +9,10 @@ FINISHED when every child finished, FAILED if any failed, KILLED on Ctrl-C / SIG
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,21 @@ class SweepOptions:
     dry_run: bool = False
     scale: str | None = None
     runs_dir: Path = Path("runs")
+    only: tuple[str, ...] = ()  # run only the children whose key matches one of these globs
+
+
+def select_children(exp: Experiment, only: Sequence[str]) -> list[Child]:
+    """The children of ``exp`` whose key (``arm/game/seed<k>``) matches a glob of ``only``
+    (every child when empty). A glob that matches nothing is a ConfigError naming it."""
+    children = exp.expand()
+    if not only:
+        return children
+    for pattern in only:
+        if not any(fnmatch.fnmatchcase(c.key, pattern) for c in children):
+            raise ConfigError(f"--only {pattern!r} matches no child of {exp.path} (children: "
+                              f"{', '.join(c.key for c in children[:6])}"
+                              f"{', ...' if len(children) > 6 else ''})")
+    return [c for c in children if any(fnmatch.fnmatchcase(c.key, p) for p in only)]
 
 
 def child_tags(exp: Experiment, child: Child) -> dict[str, str]:
@@ -84,8 +100,9 @@ def decide(run_dir: Path, status_of: Callable[[str], str | None]) -> str:
     return "resume" if run_id is not None and (status is not None or checkpointed) else "new"
 
 
-def dry_run(exp: Experiment, root: Path, say: Callable[[str], None]) -> int:
-    children = exp.expand()
+def dry_run(exp: Experiment, root: Path, say: Callable[[str], None],
+            only: Sequence[str] = ()) -> int:
+    children = select_children(exp, only)
     say(f"experiment {exp.run_name} ({exp.path}): {len(exp.arms)} arms x {len(exp.games)} "
         f"{'tasks' if exp.tasks else 'games'} x {len(exp.seeds)} seeds = {len(children)} runs "
         f"under {root}")
@@ -98,11 +115,12 @@ def dry_run(exp: Experiment, root: Path, say: Callable[[str], None]) -> int:
 class Sweep:
     """One execution of a sweep: parent run, child bookkeeping, the final status."""
 
-    def __init__(self, exp: Experiment, root: Path, say: Callable[[str], None]) -> None:
+    def __init__(self, exp: Experiment, root: Path, say: Callable[[str], None],
+                 only: Sequence[str] = ()) -> None:
         self.exp, self.root, self.say = exp, root, say
+        self.by_key = {c.key: c for c in select_children(exp, only)}
         self.tracker = MlflowTracker(experiment=exp.run_name, system_metrics="off")  # idle
         self.statuses: dict[str, str] = {}
-        self.by_key = {c.key: c for c in exp.expand()}
 
     # -- MLflow --------------------------------------------------------------------------------
     def status_of(self, run_id: str) -> str | None:
@@ -202,8 +220,8 @@ def run_sweep(path: str | Path, options: SweepOptions,
             exp = load(path, options.scale)
             root = options.runs_dir.resolve() / exp.run_name
             if options.dry_run:
-                return dry_run(exp, root, say)
-            sweep = Sweep(exp, root, say)
+                return dry_run(exp, root, say, options.only)
+            sweep = Sweep(exp, root, say, options.only)
             sweep.tracker.check()
             if options.ray_address is not None:
                 from hieros_lab.sweep.ray_runner import connect
