@@ -87,7 +87,7 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
                   else "none" if "no detectable" in sentence else "missing"] += 1
             lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}")
     if not lines:
-        return out + ["No experiment of this page has a baseline arm and a hierarchical arm.", ""]
+        return out + ["No hierarchical arm has finished runs next to a baseline arm yet.", ""]
     compared = tally["better"] + tally["worse"] + tally["none"]
     out += [f"Probability of improvement of each hierarchical arm over its file's 1-level "
             f"baseline (the same S5WM agent with one level), from final scores; 95 % bootstrap "
