@@ -29,7 +29,8 @@ def fmt_interval(iv: Interval) -> str:
     return f"{fmt(iv.point)} [{fmt(iv.lo)}, {fmt(iv.hi)}]"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table (header, separator, rows) and a blank line."""
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
             *["| " + " | ".join(r) + " |" for r in rows], ""]
 
@@ -38,19 +39,20 @@ def _runs_section(an: Analysis, sel: Selection) -> list[str]:
     out = ["## Runs", "", f"{len(sel.used)} runs used ({len(an.arms)} arms x {len(an.games)} games"
            " x seeds). Seeds found per arm and game:", ""]
     rows = [[arm, *[str(len(an.seeds.get((arm, g), []))) for g in an.games]] for arm in an.arms]
-    out += _table(["arm", *an.games], rows)
+    out += table(["arm", *an.games], rows)
     if sel.excluded:
         out += [f"{len(sel.excluded)} run(s) **excluded** (not FINISHED, no final "
                 f"`{keys.EVAL_SCORE}`, or superseded by a later run of the same arm, game, seed):",
                 ""]
-        out += _table(["run", "arm", "game", "seed", "reason"],
-                      [[r.run_id, r.arm, r.game, r.seed, why] for r, why in sel.excluded])
+        out += table(["run", "arm", "game", "seed", "reason"],
+                     [[r.run_id, r.arm, r.game, r.seed, why] for r, why in sel.excluded])
     else:
         out += ["No run was excluded: every run is FINISHED with a final score.", ""]
     return out
 
 
-def _cell(iv: Interval | None, n: int) -> str:
+def mean_cell(iv: Interval | None, n: int) -> str:
+    """``mean ± half-width (n=..)`` of a Student-t interval; the mean alone for one seed."""
     if iv is None:
         return DASH
     if math.isnan(iv.lo):
@@ -62,12 +64,13 @@ def _per_game_section(an: Analysis, refs: Mapping[str, Mapping[str, float]],
                       figure: str) -> list[str]:
     ref_cols = ["random", "human", *PUBLISHED]
     header = ["game", *an.arms, *[PUBLISHED.get(c, c) for c in ref_cols]]
-    rows = [[g, *[_cell(an.per_game.get((a, g)), len(an.seeds.get((a, g), []))) for a in an.arms],
+    rows = [[g, *[mean_cell(an.per_game.get((a, g)), len(an.seeds.get((a, g), [])))
+                  for a in an.arms],
              *[fmt(refs[c][g]) if g in refs[c] else DASH for c in ref_cols]] for g in an.games]
     return ["## Final score per game", "",
             "Mean over seeds ± half-width of the 95 % Student-t interval (n = seeds). Reference "
             "columns: random and human scores and published agents from the shipped table "
-            f"(`{DASH}`: game not in the table).", "", *_table(header, rows),
+            f"(`{DASH}`: game not in the table).", "", *table(header, rows),
             f"![final scores per game]({figure})", ""]
 
 
@@ -86,11 +89,11 @@ def _aggregate_section(an: Analysis, figure: str | None) -> list[str]:
     rows = [[a, str(an.runs_per_arm[a]), *[fmt_interval(an.aggregates[a][m]) for m in METRICS]]
             for a in an.arms]
     rows += [[PUBLISHED[c], "1", *[fmt(an.published[c][m]) for m in METRICS]] for c in PUBLISHED]
-    out += _table(["arm", "R", *METRICS.values()], rows) + an.notes
+    out += table(["arm", "R", *METRICS.values()], rows) + an.notes
     if figure:
         out += ["", f"![aggregates]({figure})", ""]
     out += ["Published aggregates over all games of the reference table, for reference:", ""]
-    out += _table(["agent", *METRICS.values()],
+    out += table(["agent", *METRICS.values()],
                   [[PUBLISHED[c], *[fmt(an.published_all[c][m]) for m in METRICS]]
                    for c in PUBLISHED])
     return out
@@ -105,7 +108,7 @@ def _poi_section(an: Analysis, figure: str | None) -> list[str]:
             "per-game ranks, so raw scores of all games count. 0.5 = no difference; 95 % "
             "stratified-bootstrap interval; P(Y > X) = 1 − P(X > Y).", ""]
     rows = [[x, y, fmt_interval(iv)] for (x, y), iv in an.poi.items()]
-    out += _table(["X", "Y", "P(X > Y)"], rows)
+    out += table(["X", "Y", "P(X > Y)"], rows)
     return out + ([f"![probability of improvement]({figure})", ""] if figure else [])
 
 

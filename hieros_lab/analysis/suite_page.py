@@ -6,30 +6,16 @@ says what the runs show, a null result included, without hand edits.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from hieros_lab.analysis.markdown import DASH, fmt, fmt_interval
-from hieros_lab.analysis.scores import Interval
+from hieros_lab.analysis.markdown import DASH, fmt, fmt_interval, table
+from hieros_lab.analysis.markdown import mean_cell as _ci
 from hieros_lab.analysis.suite import ArmResult, TaskResult
 from hieros_lab.tracking import keys
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *["| " + " | ".join(r) + " |" for r in rows], ""]
-
-
-def _ci(iv: Interval | None, n: int) -> str:
-    if iv is None:
-        return DASH
-    if math.isnan(iv.lo):
-        return f"{fmt(iv.point)} (n={n})"
-    return f"{fmt(iv.point)} ± {fmt(iv.hi - iv.point)} (n={n})"
 
 
 def _minutes(seconds: Sequence[float]) -> str:
@@ -68,7 +54,7 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
     return ["## Summary", "",
             "Best arm per task (highest mean final score) next to the random policy. *Excludes "
             "random*: the lower end of the arm's 95 % interval is above the random mean.", "",
-            *_table(["experiment", "task", "best arm", "final score", "random", "excludes random",
+            *table(["experiment", "task", "best arm", "final score", "random", "excludes random",
                      "runs done", "wall per run, min (median / max)"], rows)]
 
 
@@ -115,7 +101,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
     out = [f"### {r.task} (`{r.exp.path.as_posix()}`)", "", r.exp.description, "",
            f"Env steps per run: {', '.join(map(str, steps)) or DASH}. "
            f"Seeds: {', '.join(map(str, r.exp.seeds))}.", "",
-           *_table(["arm", "levels", "final score", "per seed", "excludes random",
+           *table(["arm", "levels", "final score", "per seed", "excludes random",
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]
     if r.missing:
