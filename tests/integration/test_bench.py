@@ -34,3 +34,11 @@ def test_task_cost_times_updates_and_steps_of_a_config():
     cost = task_cost(["debug.gin"], ["Agent.batch_size = 2"], updates=2, steps=5)
     assert cost["update_s"] > 0 and cost["step_s"] > 0
     assert cost["replayed_steps_per_update"] == 2 * 16  # batch 2 x length 16 (scale/tiny.gin)
+
+
+def test_task_cost_times_the_higher_levels_too():
+    from hieros_lab.bench.task_cost import task_cost
+
+    cost = task_cost(["debug.gin", "hierarchy/levels_2.gin"], ["Agent.batch_size = 2"],
+                     updates=4, steps=5)  # K = 4: level 1 trains once in 4 calls
+    assert cost["levels_trained"] == 2
