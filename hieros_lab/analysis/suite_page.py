@@ -24,12 +24,21 @@ def _minutes(seconds: Sequence[float]) -> str:
     return f"{np.median(seconds) / 60:.1f} / {max(seconds) / 60:.1f}"
 
 
-def verdict(arm: ArmResult, baseline: str) -> str:
-    """One sentence on P(arm > baseline): better, worse, or no detectable difference."""
-    iv = arm.poi
+#: Fewer seeds per arm than this and no comparison is stated: with one or two runs a side the
+#: bootstrap interval of P(X > Y) collapses onto a point and would read as certainty.
+MIN_SEEDS = 3
+
+
+def verdict(arm: ArmResult, baseline: ArmResult) -> str:
+    """One sentence on P(arm > baseline): better, worse, no detectable difference, or too few
+    seeds to say."""
+    iv, n, m = arm.poi, len(arm.rows), len(baseline.rows)
     if iv is None:
         return f"`{arm.arm}`: no finished runs to compare."
-    n = len(arm.rows)
+    if min(n, m) < MIN_SEEDS:
+        return (f"`{arm.arm}` vs `{baseline.arm}`: too few seeds to compare ({n} and {m} "
+                f"finished; {MIN_SEEDS} needed).")
+    baseline = baseline.arm
     if iv.lo > 0.5:
         return (f"`{arm.arm}` beats `{baseline}`: P = {fmt_interval(iv)}, the interval is above "
                 "0.5.")
@@ -68,8 +77,8 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
         for arm in r.arms:
             if arm is base or arm.levels in ("1", "?"):
                 continue
-            sentence = verdict(arm, base.arm)
-            tally["better" if "beats" in sentence else "worse" if "worse" in sentence
+            sentence = verdict(arm, base)
+            tally["better" if " beats " in sentence else "worse" if " is worse " in sentence
                   else "none" if "no detectable" in sentence else "missing"] += 1
             lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}")
     if not lines:

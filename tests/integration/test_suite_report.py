@@ -89,9 +89,9 @@ def test_page_states_scores_random_and_what_is_missing(page):
 
 def test_hierarchy_verdict_is_generated_from_the_interval(page):
     text = page.read_text()
-    assert "more levels were better in 1, worse in 0, and not distinguishable in 0" in text
-    assert "`two` beats `one`: P = 1.00 [1.00, 1.00]" in text
-    assert "no evidence that hierarchy helps" not in text
+    # Arm two finished 2 of 3 seeds: too few to state a comparison.
+    assert "`two` vs `one`: too few seeds to compare (2 and 3 finished; 3 needed)" in text
+    assert "more levels were better in 0, worse in 0, and not distinguishable in 0" in text
 
 
 def test_csvs_hold_every_finished_run(page):
@@ -107,14 +107,16 @@ def test_csvs_hold_every_finished_run(page):
     assert [r["wall_s"] for r in runs] == ["60", "120", "180", "60", "120"]
 
 
-@pytest.mark.parametrize("iv, needle", [
-    (Interval(0.9, 0.6, 1.0), "beats"),
-    (Interval(0.1, 0.0, 0.4), "is worse than"),
-    (Interval(0.6, 0.3, 0.9), "no detectable difference at 2 seeds"),
+@pytest.mark.parametrize("iv, seeds, needle", [
+    (Interval(0.9, 0.6, 1.0), 3, "beats"),
+    (Interval(0.1, 0.0, 0.4), 3, "is worse than"),
+    (Interval(0.6, 0.3, 0.9), 4, "no detectable difference at 4 seeds"),
+    (Interval(1.0, 1.0, 1.0), 1, "too few seeds to compare (1 and 3 finished; 3 needed)"),
 ])
-def test_verdict_follows_the_interval(iv, needle):
-    arm = suite.ArmResult("two", "", [None, None], Interval(1, 0, 2), True, poi=iv)
-    assert needle in suite_page.verdict(arm, "one")
+def test_verdict_follows_the_interval(iv, seeds, needle):
+    arm = suite.ArmResult("two", "", [None] * seeds, Interval(1, 0, 2), True, poi=iv)
+    base = suite.ArmResult("one", "", [None] * 3, Interval(1, 0, 2), True)
+    assert needle in suite_page.verdict(arm, base)
 
 
 def test_a_suite_file_with_an_unknown_baseline_fails_before_reading(tmp_path, mlflow_uri, capsys):
