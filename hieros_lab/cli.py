@@ -185,6 +185,8 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
                    help="output directory (default reports/<name>); with --suite the Markdown "
                    "page (default reports/suite.md), its figures and CSVs go in the folder "
                    "of the same name")
+    p.add_argument("--title", default="Validation suite",
+                   help="with --suite: the page's title (default 'Validation suite')")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap replicates (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
@@ -215,12 +217,13 @@ def _suite_report(args: argparse.Namespace) -> int:
 
     page = args.out or Path("reports") / "suite.md"
     command = " ".join(["hieros-lab report --suite", *(f.as_posix() for f in args.suite),
-                        "--out", page.as_posix()])
+                        "--out", page.as_posix()]
+                       + ([f"--title '{args.title}'"] if args.title != "Validation suite" else []))
     try:
         exps = [experiment.load(f) for f in args.suite]  # every file checked before any read
         client = runs.open_client()
         path = suite.write_page(client, exps, page, command, reps=args.reps, seed=args.seed,
-                                say=to_stderr)
+                                say=to_stderr, title=args.title)
     except (ConfigError, runs.ReportError) as err:
         print(f"hieros-lab: error: {err}", file=sys.stderr)
         return EXIT_USAGE

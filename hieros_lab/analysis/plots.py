@@ -112,11 +112,14 @@ def plot_improvement(poi: Mapping[tuple[str, str], Interval], path: Path) -> Pat
 
 
 def plot_curves(curves: Mapping[str, Mapping[str, Curve]], ylabels: Mapping[str, str],
-                path: Path, hlines: Mapping[str, float] | None = None) -> Path:
+                path: Path, hlines: Mapping[str, float] | None = None,
+                cell: tuple[float, float] = (3.2, 2.4), clip_bands: bool = False) -> Path:
     """One panel per game: mean score over seeds vs env steps per arm with a 95 % CI band;
-    ``hlines[game]``: a dotted grey level labelled "random" (a baseline measured apart)."""
+    ``hlines[game]``: a dotted grey level labelled "random" (a baseline measured apart).
+    ``clip_bands``: the y axis spans the means (and the random level) with a margin, so that
+    the wide t-bands of 3 seeds run off the panel instead of flattening the curves."""
     games = list(curves)
-    fig, axes = _grid(len(games))
+    fig, axes = _grid(len(games), cell)
     arms = sorted({arm for per_arm in curves.values() for arm in per_arm})
     color = dict(zip(arms, _colors(len(arms)), strict=True))
     for ax, game in zip(axes, games, strict=True):
@@ -126,6 +129,12 @@ def plot_curves(curves: Mapping[str, Mapping[str, Curve]], ylabels: Mapping[str,
             ax.fill_between(grid, lo, hi, color=color[arm], alpha=0.2, lw=0)
         if hlines and game in hlines:
             ax.axhline(hlines[game], color="grey", linestyle=":", lw=1.2, label="random")
+        if clip_bands:
+            levels = [v for _, mean, _, _ in curves[game].values() for v in mean]
+            levels += [hlines[game]] if hlines and game in hlines else []
+            lo, hi = min(levels), max(levels)
+            pad = 0.25 * (hi - lo) or 1.0
+            ax.set_ylim(lo - pad, hi + pad)
         ax.set_title(game, fontsize=9)
         ax.set_xlabel("env steps", fontsize=7)
         ax.set_ylabel(ylabels[game], fontsize=7)

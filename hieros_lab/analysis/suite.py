@@ -191,13 +191,15 @@ def plot_results(results: Sequence[TaskResult], out_dir: Path) -> dict[str, Path
         paths[name] = plots.plot_curves(
             {t: c for t, c in curves.items() if c}, dict.fromkeys(curves, keys.EVAL_SCORE),
             out_dir / f"curves_{name}.png",
-            hlines={r.task: r.random_interval.point for r in mine})
+            hlines={r.task: r.random_interval.point for r in mine}, cell=(5.5, 3.8),
+            clip_bands=True)
     return paths
 
 
 def write_page(client: MlflowClient, experiments: Sequence[Experiment], page: Path,
                command: str, random_fn: RandomFn | None = None, reps: int = 2000,
-               seed: int = 0, say: Callable[[str], None] = lambda _: None) -> Path:
+               seed: int = 0, say: Callable[[str], None] = lambda _: None,
+               title: str = "Validation suite") -> Path:
     """Write ``page`` (Markdown) and, in the folder named after it (``docs/validation/`` for
     ``docs/validation.md``), its figures, ``scores.csv`` and ``runs.csv``."""
     from hieros_lab.analysis import suite_page
@@ -213,6 +215,6 @@ def write_page(client: MlflowClient, experiments: Sequence[Experiment], page: Pa
     csvs = write_csvs(results, assets)
     figures = {name: f"{assets.name}/{p.name}" for name, p in plot_results(results, assets).items()}
     text = suite_page.render(results, [e.path for e in experiments], figures,
-                             [f"{assets.name}/{p.name}" for p in csvs], command)
+                             [f"{assets.name}/{p.name}" for p in csvs], command, title)
     page.write_text(text)
     return page

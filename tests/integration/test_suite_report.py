@@ -78,7 +78,7 @@ def page(tmp_path, mlflow_uri):
 def test_page_states_scores_random_and_what_is_missing(page):
     text = page.read_text()
     assert "| `one` | 1 | 11.00 ± 2.48 (n=3) | 0: 10.00, 1: 11.00, 2: 12.00 | **yes** |" in text
-    assert "| `two` | 2 | 50.50 ± 6.35 (n=2) |" in text
+    assert "| `two` | 2 | 50.50 ± 6.35 (n=2) |" in text and "– (< 3 seeds)" in text
     assert "| random policy | – | 2.00 ± 2.48 (n=3) |" in text
     assert "Not run yet or not finished (1): `two/cart/seed2`" in text
     assert "status RUNNING" in text
