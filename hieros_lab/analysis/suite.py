@@ -113,8 +113,6 @@ def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:
         return []
 
 
-
-
 def collect(client: MlflowClient, exp: Experiment, random_fn: RandomFn, reps: int = 2000,
             seed: int = 0) -> list[TaskResult]:
     """The results of one experiment file, one :class:`TaskResult` per task (or game)."""
