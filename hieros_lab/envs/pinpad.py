@@ -1,9 +1,12 @@
 """Visual Pinpad: the long-horizon benchmark of Director (Hafner et al., 2022, "Deep Hierarchical
 Planning from Pixels"), written from the paper's description.
 
-A walled 16 x 14 grid room holds ``pads`` (3, 4 or 5) coloured pads, each a rectangle of cells
-at a fixed position (``LAYOUTS``). The agent is one cell, starts at the room's centre and moves
-with ``Discrete(5)``: noop, up, down, left, right; a move into a wall leaves it in place.
+A walled grid room holds ``pads`` (3, 4 or 5) coloured pads, each a rectangle of cells at a
+fixed position (``LAYOUTS``). ``room = "large"`` is Director's 16 x 14 grid; ``"small"`` is an
+8 x 7 grid with the pads in the same arrangement, 2-3 steps from the start: a CPU-scale
+variant, where a random policy meets the pads often enough for a small budget. The agent is
+one cell, starts at the room's centre and moves with ``Discrete(5)``: noop, up, down, left,
+right; a move into a wall leaves it in place.
 
 Reward rule: a pad is *activated* when the agent steps onto one of its cells from a cell outside
 that pad (standing still or moving within a pad activates nothing, so two consecutive
@@ -16,16 +19,18 @@ Shaped variant (``progress > 0``, ``envs/pinpad_easy.gin``): an activation that 
 history end in a longer prefix ``1, ..., j`` of the target than before earns ``progress``; the
 completing activation still earns ``reward`` alone. Like the "Pinpad-easy" task of the
 re-evaluation in spec §9.2 (minus its penalty for a wrong pad), it gives a learning signal
-within a CPU budget; the sparse task does not (random: about 1 sequence per 15,000 steps). Its
-local optimum is to farm the first pad, which a flat agent may settle in.
+within a CPU budget; the sparse task does not (random, large room: about 1 sequence per 15,000
+steps). Its local optimum is to shuttle between pads 1 and 2 (each return to 2 regrows the
+prefix), which a flat agent may settle in.
 
-Observation: ``uint8 (size, size, 3)`` RGB. Each grid cell is a ``size // 16`` pixel block
+Observation: ``uint8 (size, size, 3)`` RGB. Each grid cell is a ``size // cols`` pixel block
 (floor light grey, walls dark grey, pads in their colours, the agent black), the grid sits at
 the top, centred horizontally, on dark grey; the rows below it are a history strip of
 ``pads - 1`` slots showing, oldest first, the colours of the activations since the last reward
 (at most the last ``pads - 1``, all that matter for the next reward). The image thus shows the
-whole state: the task is Markov from pixels. At 64 pixels: 4-pixel cells, a 64 x 56 grid and
-an 8-row strip.
+whole state: the task is Markov from pixels. At 64 pixels in the large room: 4-pixel cells, a
+64 x 56 grid and an 8-row strip; at 32 pixels in the small room: 4-pixel cells, a 32 x 28 grid
+and a 4-row strip.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ import numpy as np
 from hieros_lab.envs.base import check_env
 from hieros_lab.registry import register
 
-#: ``pads -> rows``: '#' wall, '.' floor, '1'..'5' pad cells (each pad a rectangle).
-LAYOUTS: dict[int, tuple[str, ...]] = {
+#: ``room -> pads -> rows``: '#' wall, '.' floor, '1'..'5' pad cells (each pad a rectangle).
+#: "large" is Director's room; "small" is a CPU-scale room with the same arrangement of pads in
+#: a quarter of the area (pads 2-3 steps from the start instead of 6-8).
+LAYOUTS: dict[str, dict[int, tuple[str, ...]]] = {"large": {
     3: ("################",
         "#111........222#",
         "#111........222#",
@@ -83,9 +90,31 @@ LAYOUTS: dict[int, tuple[str, ...]] = {
         "#333........444#",
         "#333........444#",
         "################"),
-}
-ROWS, COLS = 14, 16
-START = (7, 8)  # (row, col) of the agent at reset
+}, "small": {
+    3: ("########",
+        "#11..22#",
+        "#11..22#",
+        "#......#",
+        "#..33..#",
+        "#..33..#",
+        "########"),
+    4: ("########",
+        "#11..22#",
+        "#11..22#",
+        "#......#",
+        "#33..44#",
+        "#33..44#",
+        "########"),
+    5: ("########",
+        "#11.522#",
+        "#11.522#",
+        "#......#",
+        "#33..44#",
+        "#33..44#",
+        "########"),
+}}
+#: ``room -> (row, col)`` of the agent at reset: the floor cell at the room's centre.
+STARTS: dict[str, tuple[int, int]] = {"large": (7, 8), "small": (3, 4)}
 #: ``(dr, dc)`` per action: noop, up, down, left, right.
 MOVES = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 FLOOR = np.array([200, 200, 200], np.uint8)
@@ -97,12 +126,12 @@ PAD_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 
 
 
 def parse_layout(rows: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """ASCII rows -> ``(walls, pad_ids)``: bool ``(ROWS, COLS)`` and int ``(ROWS, COLS)`` with 0
-    off pads and k on pad k's cells. Raises ValueError unless the room is ``ROWS x COLS``,
-    walled all round, and every pad is one filled rectangle."""
+    """ASCII rows -> ``(walls, pad_ids)``: bool ``(R, C)`` and int ``(R, C)`` with 0 off pads and
+    k on pad k's cells. Raises ValueError unless the rows are equally long, use only '#.12345',
+    the room is walled all round, and every pad is one filled rectangle."""
+    if len({len(r) for r in rows}) != 1 or not set("".join(rows)) <= set("#.12345"):
+        raise ValueError("pinpad layout must be equally long rows of '#.12345'")
     grid = np.array([list(r) for r in rows])
-    if grid.shape != (ROWS, COLS) or not set(grid.ravel()) <= set("#.12345"):
-        raise ValueError(f"pinpad layout must be {ROWS} rows of {COLS} of '#.12345'")
     walls = grid == "#"
     if not (walls[0].all() and walls[-1].all() and walls[:, 0].all() and walls[:, -1].all()):
         raise ValueError("pinpad layout must be walled all round")
@@ -116,9 +145,9 @@ def parse_layout(rows: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 def shortest_actions(passable: np.ndarray, start: tuple[int, int],
                      goals: np.ndarray) -> list[int]:
-    """Breadth-first shortest path from ``start`` to the nearest cell of the bool ``(ROWS, COLS)``
-    mask ``goals``, moving over the bool ``(ROWS, COLS)`` mask ``passable`` (goal cells are
-    always allowed), as a list of actions (1-4). Raises ValueError if no goal is reachable."""
+    """Breadth-first shortest path from ``start`` to the nearest cell of the bool ``(R, C)`` mask
+    ``goals``, moving over the bool ``(R, C)`` mask ``passable`` (goal cells are always allowed),
+    as a list of actions (1-4). Raises ValueError if no goal is reachable."""
     passable = passable | goals
     came: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
     frontier, seen = deque([start]), {start}
@@ -142,33 +171,37 @@ def shortest_actions(passable: np.ndarray, start: tuple[int, int],
 
 class PinpadEnv(gym.Env):
     """Visual Pinpad; see the module docstring. ``agent`` is the ``(row, col)`` of the agent,
-    ``history`` the pad ids activated since the last reward (at most ``pads - 1`` kept)."""
+    ``history`` the pad ids activated since the last reward (at most ``pads - 1`` kept);
+    ``rows x cols`` the room's grid and ``start`` the agent's cell at reset."""
 
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, seed: int, pads: int, size: int, length: int, reward: float,
-                 progress: float = 0.0) -> None:
+                 progress: float = 0.0, room: str = "large") -> None:
         self.pads, self.size, self.length, self.reward = pads, size, length, reward
         self.progress = progress
-        self.walls, self.pad_ids = parse_layout(LAYOUTS[pads])
+        self.walls, self.pad_ids = parse_layout(LAYOUTS[room][pads])
+        self.rows, self.cols = self.walls.shape
+        self.start = STARTS[room]
         self.target = list(range(1, pads + 1))
-        self.cell = size // COLS
-        self.left = (size - COLS * self.cell) // 2  # grid columns start here (centred)
+        self.cell = size // self.cols
+        self.left = (size - self.cols * self.cell) // 2  # grid columns start here (centred)
         self.action_space = gym.spaces.Discrete(len(MOVES), seed=seed)
         self.observation_space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
-        colours = np.concatenate([FLOOR[None], PAD_COLOURS])[self.pad_ids]  # (ROWS, COLS, 3)
+        colours = np.concatenate([FLOOR[None], PAD_COLOURS])[self.pad_ids]  # (rows, cols, 3)
         colours[self.walls] = WALL
         self.background = np.tile(WALL, (size, size, 1))  # (size, size, 3)
         blocks = np.repeat(np.repeat(colours, self.cell, axis=0), self.cell, axis=1)
-        self.background[:ROWS * self.cell, self.left:self.left + COLS * self.cell] = blocks
-        self.agent, self.history, self.t = START, [], 0
+        self.background[:self.rows * self.cell,
+                        self.left:self.left + self.cols * self.cell] = blocks
+        self.agent, self.history, self.t = self.start, [], 0
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if seed is not None:
             self.action_space.seed(seed)
-        self.agent, self.history, self.t = START, [], 0
+        self.agent, self.history, self.t = self.start, [], 0
         return self._obs(), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -203,8 +236,8 @@ class PinpadEnv(gym.Env):
         obs = self.background.copy()
         c, (r, col) = self.cell, self.agent
         obs[r * c:(r + 1) * c, self.left + col * c:self.left + (col + 1) * c] = AGENT
-        top, slots = ROWS * c, self.pads - 1
-        width = COLS * c // slots
+        top, slots = self.rows * c, self.pads - 1
+        width = self.cols * c // slots
         for i, pad in enumerate(self.history):
             x = self.left + i * width
             obs[top:, x:x + width] = PAD_COLOURS[pad - 1]
@@ -213,21 +246,26 @@ class PinpadEnv(gym.Env):
 
 @register("env", "pinpad")
 def pinpad(seed: int, pads: int = 3, size: int = 64, length: int = 2000,
-           reward: float = 10.0, progress: float = 0.0) -> gym.Env:
-    """Visual Pinpad with ``pads`` pads: ``uint8 (size, size, 3)`` images, ``Discrete(5)``;
-    ``progress > 0``: the shaped variant (module docstring).
+           reward: float = 10.0, progress: float = 0.0, room: str = "large") -> gym.Env:
+    """Visual Pinpad with ``pads`` pads in the ``room`` ("large": Director's 16 x 14 grid,
+    "small": 8 x 7): ``uint8 (size, size, 3)`` images, ``Discrete(5)``; ``progress > 0``: the
+    shaped variant (module docstring).
 
-    Raises ValueError naming the bad value (pads not 3, 4 or 5; size < 16; length < 1;
-    progress < 0).
+    Raises ValueError naming the bad value (unknown room; pads not 3, 4 or 5; size below the
+    room's width; length < 1; progress < 0).
     """
-    if pads not in LAYOUTS:
+    if room not in LAYOUTS:
+        raise ValueError(f"pinpad.room = {room!r} is not one of {', '.join(map(repr, LAYOUTS))}")
+    if pads not in LAYOUTS[room]:
         raise ValueError(f"pinpad.pads = {pads} is not one of 3, 4, 5")
-    if size < COLS:
-        raise ValueError(f"pinpad.size = {size} cannot show the {COLS}x{ROWS} grid (need >= 16)")
+    rows, cols = len(LAYOUTS[room][pads]), len(LAYOUTS[room][pads][0])
+    if size < cols:
+        raise ValueError(f"pinpad.size = {size} cannot show the {room} room's {cols}x{rows} grid "
+                         f"(need >= {cols})")
     if length < 1:
         raise ValueError(f"pinpad.length = {length} must be >= 1")
     if progress < 0:
         raise ValueError(f"pinpad.progress = {progress} must be >= 0")
-    env = PinpadEnv(seed, pads, size, length, reward, progress)
-    check_env(env, f"pinpad:{pads}")
+    env = PinpadEnv(seed, pads, size, length, reward, progress, room)
+    check_env(env, f"pinpad:{room}:{pads}")
     return env

@@ -10,10 +10,12 @@ import pytest
 
 from hieros_lab.envs import pinpad as pp
 from hieros_lab.envs.base import check_env
-from hieros_lab.envs.pinpad import LAYOUTS, START, parse_layout, pinpad, shortest_actions
+from hieros_lab.envs.pinpad import LAYOUTS, STARTS, parse_layout, pinpad, shortest_actions
 from hieros_lab.registry import entries
 
 NOOP, UP, DOWN, LEFT, RIGHT = range(5)
+START = STARTS["large"]
+ROWS, COLS = 14, 16  # the large room
 
 
 def _path(env, pad: int) -> list[int]:
@@ -44,9 +46,10 @@ def _visit(env, pads_in_order) -> tuple[list[float], list[int]]:
     return rewards, entered
 
 
-def _cell_pixels(obs: np.ndarray, cell: tuple[int, int], size: int = 64) -> np.ndarray:
-    c = size // pp.COLS
-    left = (size - pp.COLS * c) // 2
+def _cell_pixels(obs: np.ndarray, cell: tuple[int, int], size: int = 64,
+                 cols: int = COLS) -> np.ndarray:
+    c = size // cols
+    left = (size - cols * c) // 2
     return obs[cell[0] * c:(cell[0] + 1) * c, left + cell[1] * c:left + (cell[1] + 1) * c]
 
 
@@ -65,13 +68,23 @@ def test_registered_and_spaces():
     assert obs.shape == (16, 16, 3)
 
 
+@pytest.mark.parametrize(("room", "shape"), [("large", (14, 16)), ("small", (7, 8))])
 @pytest.mark.parametrize("pads", [3, 4, 5])
-def test_layouts_have_the_pads_as_rectangles_and_a_floor_start(pads):
-    walls, ids = parse_layout(LAYOUTS[pads])
-    assert walls.shape == (pp.ROWS, pp.COLS) and set(np.unique(ids)) == set(range(pads + 1))
-    assert not walls[START] and ids[START] == 0
+def test_layouts_have_the_pads_as_rectangles_and_a_floor_start(room, shape, pads):
+    walls, ids = parse_layout(LAYOUTS[room][pads])
+    start = STARTS[room]
+    assert walls.shape == shape and set(np.unique(ids)) == set(range(pads + 1))
+    assert not walls[start] and ids[start] == 0
     for pad in range(1, pads + 1):  # each pad reachable over floor from the start
-        assert shortest_actions(~walls & (ids == 0), START, ids == pad)
+        assert shortest_actions(~walls & (ids == 0), start, ids == pad)
+
+
+@pytest.mark.parametrize("rows", [("####", "#1#", "####"), ("####", "#1x#", "####"),
+                                  ("####", "#1.#", "#..1", "####"), ("####", "#11#", "#.1#",
+                                                                     "####")])
+def test_malformed_layouts_are_refused(rows):
+    with pytest.raises(ValueError, match="pinpad"):
+        parse_layout(rows)
 
 
 def test_walls_block_movement():
@@ -183,7 +196,7 @@ def test_truncated_not_terminated_at_exactly_length():
 def test_rendering_shows_pads_agent_walls_and_the_history_strip():
     env = pinpad(seed=0, pads=3)
     obs, _ = env.reset()
-    _, ids = parse_layout(LAYOUTS[3])
+    _, ids = parse_layout(LAYOUTS["large"][3])
     for pad in (1, 2, 3):
         for cell in zip(*np.nonzero(ids == pad), strict=True):
             assert (_cell_pixels(obs, cell) == pp.PAD_COLOURS[pad - 1]).all()
@@ -273,7 +286,8 @@ def test_progress_with_more_pads(pads):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"pads": 2}, "pinpad.pads = 2"), ({"pads": 6}, "pinpad.pads = 6"),
     ({"size": 15}, "pinpad.size = 15"), ({"length": 0}, "pinpad.length = 0"),
-    ({"progress": -1.0}, "pinpad.progress = -1.0")])
+    ({"progress": -1.0}, "pinpad.progress = -1.0"), ({"room": "tiny"}, "pinpad.room = 'tiny'"),
+    ({"room": "small", "size": 7}, "pinpad.size = 7 cannot show the small room")])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message) as info:
         pinpad(seed=0, **kwargs)
@@ -295,3 +309,41 @@ def test_a_random_policy_earns_far_less_than_the_scripted_path(pads):
     assert sum(scripted) == 30.0
     assert random_return / 2000 < 0.05 * per_step
     assert time.perf_counter() - start < 2.0
+
+
+def test_the_small_room_has_the_same_rules_at_a_quarter_of_the_walk():
+    env = pinpad(seed=0, pads=3, room="small", size=32, progress=1.0)
+    obs, _ = env.reset()
+    assert env.unwrapped.agent == (3, 4) and obs.shape == (32, 32, 3)
+    rewards, entered = _visit(env, [1, 2, 3])
+    assert [rewards[i] for i in entered] == [1.0, 1.0, 10.0] and sum(rewards) == 12.0
+    assert len(rewards) <= 9  # 1, 2, 3 in at most 9 steps (large room: 24)
+    rewards, entered = _visit(env, [2, 1, 3])  # wrong order: 1 starts a prefix, 3 breaks it
+    assert [rewards[i] for i in entered] == [0.0, 1.0, 0.0]
+
+
+def test_small_room_rendering_at_32_pixels():
+    env = pinpad(seed=0, pads=3, room="small", size=32)
+    obs, _ = env.reset()
+    _, ids = parse_layout(LAYOUTS["small"][3])
+    for pad in (1, 2, 3):
+        for cell in zip(*np.nonzero(ids == pad), strict=True):
+            assert (_cell_pixels(obs, cell, 32, 8) == pp.PAD_COLOURS[pad - 1]).all()
+    assert (_cell_pixels(obs, (3, 4), 32, 8) == pp.AGENT).all()
+    assert (_cell_pixels(obs, (3, 3), 32, 8) == pp.FLOOR).all()
+    assert (obs[28:] == pp.WALL).all()  # 7 rows of 4 pixels, then the empty 4-row strip
+    _visit(env, [1])
+    obs = env.step(NOOP)[0]
+    assert (obs[28:, :16] == pp.PAD_COLOURS[0]).all() and (obs[28:, 16:] == pp.WALL).all()
+
+
+def test_a_random_policy_in_the_small_room_is_far_from_the_scripted_cycle():
+    env = pinpad(seed=0, pads=3, room="small")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    random_return = sum(env.step(int(a))[1] for a in rng.integers(5, size=2000))
+    env.reset()
+    scripted, _ = _visit(env, [1, 2, 3] * 5)
+    per_step = sum(scripted) / len(scripted)
+    assert sum(scripted) == 50.0
+    assert 0 < random_return / 2000 < 0.1 * per_step  # meets a sequence, but rarely
