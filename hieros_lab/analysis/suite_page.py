@@ -109,7 +109,9 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
     rows.append(["random policy", DASH, _ci(r.random_interval, len(r.random)), rand, DASH, DASH,
                  DASH, "uniform actions, same evaluation protocol and seeds"])
     steps = sorted({row.env_steps for a in r.arms for row in a.rows})
-    out = [f"### {r.task} (`{r.exp.path.as_posix()}`)", "", r.exp.description, "",
+    task = r.exp.tasks.get(r.task)
+    about = [task.description, ""] if task is not None and task.description else []
+    out = [f"### {r.task} (`{r.exp.path.as_posix()}`)", "", r.exp.description, "", *about,
            f"Env steps per run: {', '.join(map(str, steps)) or DASH}. "
            f"Seeds: {', '.join(map(str, r.exp.seeds))}.", "",
            *table(["arm", "levels", "final score", "per seed", "excludes random",

@@ -34,6 +34,7 @@ class Task:
     name: str
     gin_files: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
+    description: str = ""  # shown under the task's heading in reports
 
 
 def _where(path: Path, text: str, name: str) -> str:
@@ -76,7 +77,11 @@ def parse_tasks(path: Path, data: dict, text: str) -> tuple[Task, ...]:
         if not files:
             raise ConfigError(f"{where}: tasks.{name} must list its env's gin file in gin_files, "
                               "e.g. ['envs/minatar.gin']")
-        tasks.append(Task(name, files, _strings(path, body, "bindings", name)))
+        description = body.get("description", "")
+        if not isinstance(description, str):
+            raise ConfigError(f"{where}: tasks.{name}.description must be a string, "
+                              f"got {description!r}")
+        tasks.append(Task(name, files, _strings(path, body, "bindings", name), description))
     return tuple(tasks)
 
 

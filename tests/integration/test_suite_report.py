@@ -31,6 +31,7 @@ description = "two levels"
 gin_files = ["hierarchy/levels_2.gin"]
 
 [tasks.cart]
+description = "the cart task, as tried"
 gin_files = ["envs/cartpole.gin"]
 """
 #: (arm, seed) -> (final score, levels tag); seed 2 of arm two never finished.
@@ -77,6 +78,7 @@ def page(tmp_path, mlflow_uri):
 
 def test_page_states_scores_random_and_what_is_missing(page):
     text = page.read_text()
+    assert "### cart (`" in text and "\n\nthe cart task, as tried\n\n" in text
     assert "| `one` | 1 | 11.00 ± 2.48 (n=3) | 0: 10.00, 1: 11.00, 2: 12.00 | **yes** |" in text
     assert "| `two` | 2 | 50.50 ± 6.35 (n=2) |" in text and "– (< 3 seeds)" in text
     assert "| random policy | – | 2.00 ± 2.48 (n=3) |" in text

@@ -76,6 +76,7 @@ def test_a_missing_task_gin_file_is_named(tmp_path):
      r"tasks.cart: unknown key\(s\) \['gin_file'\]"),
     (("[tasks.breakout]", "[tasks.Cart]"), "duplicate task name 'Cart'"),
     (("[tasks.cart]", "[tasks.'c d']"), "task name 'c d'"),
+    (("[tasks.cart]", "[tasks.cart]\ndescription = 3"), "tasks.cart.description must be a string"),
 ])
 def test_structural_mistakes_in_tasks_are_named(tmp_path, edit, needle):
     with pytest.raises(ConfigError, match=needle):
