@@ -61,6 +61,19 @@ def random_scores(gin_files: Sequence[str], bindings: Sequence[str] = (),
     return scores
 
 
+def num_actions(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> int:
+    """The number of env actions A of the config's env (built once at seed 0)."""
+    from hieros_lab import config
+    from hieros_lab.trainer.loop import Trainer
+
+    config.parse(list(gin_files), list(bindings))
+    env = Trainer().env_factory(seed=0)
+    try:
+        return int(env.action_space.n)
+    finally:
+        env.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gin_file", action="append", required=True)

@@ -7,7 +7,9 @@ This is how ``docs/validation.md`` is made. For every experiment file and each o
   the same seeds (:func:`~hieros_lab.analysis.random_policy.random_scores`);
 - whether the arm's interval excludes random (its lower bound is above the random mean);
 - the probability of improvement of every other arm over the file's ``baseline`` arm;
-- learning curves with 95 % bands, and each run's wall time (``perf/wall_s``) and commit.
+- learning curves with 95 % bands, and each run's wall time (``perf/wall_s``) and commit;
+- each arm's learning signals (:mod:`signals`: final actor entropy against ln A, imagined
+  reward, advantage spread), which say why an arm that did not learn did not.
 
 Numbers only here (MLflow reads go through :mod:`runs`); the text is :mod:`suite_page`.
 """
@@ -15,14 +17,14 @@ Numbers only here (MLflow reads go through :mod:`runs`); the text is :mod:`suite
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hieros_lab.analysis import plots, runs
+from hieros_lab.analysis import plots, runs, signals
 from hieros_lab.analysis.report import select_runs
 from hieros_lab.analysis.scores import Interval, curve_band, improvement_interval, mean_ci
 from hieros_lab.sweep.experiment import Experiment
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 #: ``(gin_files, bindings, seeds) -> {seed: score}``: the random baseline of a config.
 RandomFn = Callable[[Sequence[str], Sequence[str], Sequence[int]], dict[int, float]]
+#: ``(gin_files, bindings) -> A``: the number of env actions of a config.
+ActionsFn = Callable[[Sequence[str], Sequence[str]], int]
 #: Columns of ``scores.csv``: what a rerun of the suite on the same machine kind reproduces.
 SCORE_COLUMNS = ("experiment", "task", "arm", "seed", "final_score", "env_steps")
 #: Columns of ``runs.csv``: the same rows plus what differs between reruns.
@@ -53,6 +57,7 @@ class RunRow:
     wall_s: float  # perf/wall_s; MLflow end - start for runs that predate it
     git_sha: str
     run_id: str
+    metrics: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -71,6 +76,11 @@ class ArmResult:
     def levels(self) -> str:
         return ", ".join(sorted({r.levels for r in self.rows})) or "?"
 
+    @property
+    def signals(self) -> dict[str, float]:
+        """Mean learning signals over the arm's runs (:func:`signals.signals`)."""
+        return signals.signals([r.metrics for r in self.rows])
+
 
 @dataclass
 class TaskResult:
@@ -81,6 +91,7 @@ class TaskResult:
     arms: list[ArmResult]
     random: dict[int, float]
     random_interval: Interval
+    num_actions: int = 0  # env actions A (0: unknown); the actor's entropy is at most ln A
     missing: list[str] = field(default_factory=list)  # child keys without a finished run
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (run id, reason)
 
@@ -100,7 +111,7 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
         wall = max(0, rec.end_time - rec.start_time) / 1000.0
     return RunRow(exp.name, rec.game, rec.arm, int(rec.seed), float(rec.final_score), final_step,
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
-                  rec.tags.get(keys.GIT_SHA, "?"), rec.run_id)
+                  rec.tags.get(keys.GIT_SHA, "?"), rec.run_id, dict(rec.metrics))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:
@@ -114,7 +125,7 @@ def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:
 
 
 def collect(client: MlflowClient, exp: Experiment, random_fn: RandomFn, reps: int = 2000,
-            seed: int = 0) -> list[TaskResult]:
+            seed: int = 0, actions_fn: ActionsFn | None = None) -> list[TaskResult]:
     """The results of one experiment file, one :class:`TaskResult` per task (or game)."""
     expected = {(c.arm, c.game, str(c.seed)) for c in exp.expand()}
     records = [r for r in _records(client, exp) if (r.arm, r.game, r.seed) in expected]
@@ -135,7 +146,8 @@ def collect(client: MlflowClient, exp: Experiment, random_fn: RandomFn, reps: in
             above = iv is not None and not np.isnan(iv.lo) and iv.lo > rand_iv.point
             curve = curve_band([history[r.run_id] for r in rows]) if rows else None
             arms.append(ArmResult(arm.name, arm.description, rows, iv, above, curve=curve))
-        result = TaskResult(exp, task, arms, random, rand_iv,
+        actions = actions_fn(first.gin_files, first.bindings) if actions_fn else 0
+        result = TaskResult(exp, task, arms, random, rand_iv, actions,
                             missing=sorted(f"{a}/{g}/seed{s}" for a, g, s in expected
                                            if g == task and (a, g, s) not in sel.used),
                             excluded=[(r.run_id, why) for r, why in sel.excluded
@@ -197,17 +209,18 @@ def plot_results(results: Sequence[TaskResult], out_dir: Path) -> dict[str, Path
 def write_page(client: MlflowClient, experiments: Sequence[Experiment], page: Path,
                command: str, random_fn: RandomFn | None = None, reps: int = 2000,
                seed: int = 0, say: Callable[[str], None] = lambda _: None,
-               title: str = "Validation suite") -> Path:
+               title: str = "Validation suite", actions_fn: ActionsFn | None = None) -> Path:
     """Write ``page`` (Markdown) and, in the folder named after it (``docs/validation/`` for
     ``docs/validation.md``), its figures, ``scores.csv`` and ``runs.csv``."""
     from hieros_lab.analysis import suite_page
-    from hieros_lab.analysis.random_policy import random_scores
+    from hieros_lab.analysis.random_policy import num_actions, random_scores
 
     random_fn = random_fn or random_scores
+    actions_fn = actions_fn or num_actions
     results = []
     for exp in experiments:
         say(f"hieros-lab: reading {exp.run_name} and measuring its random baselines")
-        results += collect(client, exp, random_fn, reps, seed)
+        results += collect(client, exp, random_fn, reps, seed, actions_fn)
     assets = page.with_suffix("")
     assets.mkdir(parents=True, exist_ok=True)
     csvs = write_csvs(results, assets)

@@ -6,12 +6,14 @@ says what the runs show, a null result included, without hand edits.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from hieros_lab.analysis import signals
 from hieros_lab.analysis.markdown import DASH, fmt, fmt_interval, table
 from hieros_lab.analysis.markdown import mean_cell as _ci
 from hieros_lab.analysis.suite import ArmResult, TaskResult
@@ -117,6 +119,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
            *table(["arm", "levels", "final score", "per seed", "excludes random",
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]
+    out += _signals_section(r)
     if r.missing:
         out += [f"Not run yet or not finished ({len(r.missing)}): "
                 + ", ".join(f"`{k}`" for k in r.missing), ""]
@@ -124,6 +127,34 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
         out += ["Excluded runs: " + "; ".join(f"`{rid}` ({why})" for rid, why in r.excluded), ""]
     if figure:
         out += [f"![learning curves of {r.exp.name}]({figure})", ""]
+    return out
+
+
+def _signals_section(r: TaskResult) -> list[str]:
+    """The arms' learning signals at the end of their runs, and which arms' actors are still
+    uniform (:mod:`~hieros_lab.analysis.signals`)."""
+    done = [a for a in r.arms if a.rows]
+    if not done:
+        return []
+    rows, uniform = [], []
+    for a in done:
+        values = a.signals
+        # 3 significant digits: an imagined reward of 0.003 must not read as 0.00.
+        rows.append([f"`{a.arm}`", *(f"{values[k]:.3g}" if k in values else DASH
+                                     for k, _ in signals.SIGNALS)])
+        if signals.near_uniform(values, r.num_actions):
+            uniform.append(f"`{a.arm}`")
+    bound = f" (at most ln {r.num_actions} = {math.log(r.num_actions):.2f})" \
+        if r.num_actions > 1 else ""
+    out = [f"Learning signals at the end of the runs, level 0, mean over seeds: the actor's "
+           f"entropy{bound}, the mean reward its world model predicts in imagination, and the "
+           "spread of its advantages.", "",
+           *table(["arm", *(name for _, name in signals.SIGNALS)], rows)]
+    if uniform:
+        out += [f"Still a uniform policy at the end (entropy within "
+                f"{100 * (1 - signals.UNIFORM_FRACTION):.0f} % of ln {r.num_actions}): "
+                f"{', '.join(uniform)}. Its greedy evaluation plays one arbitrary action per "
+                "state and can score below random.", ""]
     return out
 
 

@@ -11,7 +11,7 @@ from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
 
 from hieros_lab import cli
-from hieros_lab.analysis import suite, suite_page
+from hieros_lab.analysis import signals, suite, suite_page
 from hieros_lab.analysis.scores import Interval
 from hieros_lab.sweep import experiment
 from hieros_lab.tracking import keys
@@ -38,6 +38,8 @@ gin_files = ["envs/cartpole.gin"]
 RUNS = {("one", 0): (10.0, "1"), ("one", 1): (11.0, "1"), ("one", 2): (12.0, "1"),
         ("two", 0): (50.0, "2"), ("two", 1): (51.0, "2")}
 RANDOM = {0: 1.0, 1: 2.0, 2: 3.0}
+#: arm -> final (actor entropy, imagined reward, advantage std); 2 actions, ln 2 = 0.693.
+SIGNALS = {"one": (0.30, 0.9, 0.4), "two": (0.68, 0.0, 0.001)}
 
 
 def _log_runs(client: MlflowClient, name: str) -> None:
@@ -47,7 +49,9 @@ def _log_runs(client: MlflowClient, name: str) -> None:
         ts = int(time.time() * 1000)
         metrics = [Metric(keys.EVAL_SCORE, score / 2, ts, 100), Metric(keys.EVAL_SCORE, score, ts,
                                                                        200),
-                   Metric(keys.WALL_S, 60.0 * (seed + 1), ts, 200)]
+                   Metric(keys.WALL_S, 60.0 * (seed + 1), ts, 200),
+                   *(Metric(key, value + 0.01 * seed, ts, 200) for (key, _), value in
+                     zip(signals.SIGNALS, SIGNALS[arm], strict=True))]
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123")]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
@@ -71,7 +75,8 @@ def page(tmp_path, mlflow_uri):
         calls.append((tuple(files), tuple(seeds)))
         return {s: RANDOM[s] for s in seeds}
 
-    suite.write_page(client, [exp], out, "CMD", random_fn=fake_random, reps=200)
+    suite.write_page(client, [exp], out, "CMD", random_fn=fake_random, reps=200,
+                     actions_fn=lambda files, bindings: 2)
     assert calls == [(("debug.gin", "envs/cartpole.gin"), (0, 1, 2))]
     return out
 
@@ -87,6 +92,22 @@ def test_page_states_scores_random_and_what_is_missing(page):
     assert "| `val` | cart | `two` | 50.50 ± 6.35 (n=2) |" in text
     assert "hieros-lab sweep " in text and "\nCMD\n" in text and "`abc123` (5 runs)" in text
     assert (page.parent / "validation" / "curves_val.png").stat().st_size > 1000
+
+
+def test_learning_signals_are_tabled_and_a_uniform_actor_is_named(page):
+    text = page.read_text()
+    assert "entropy (at most ln 2 = 0.69)" in text
+    assert "| `one` | 0.31 | 0.91 | 0.41 |" in text  # mean over seeds 0, 1, 2
+    assert "| `two` | 0.685 | 0.005 | 0.006 |" in text  # seeds 0 and 1
+    assert "Still a uniform policy at the end (entropy within 5 % of ln 2): `two`." in text
+
+
+def test_near_uniform_is_relative_to_ln_a():
+    key = signals.ENTROPY
+    assert signals.near_uniform({key: 1.06}, 3) and not signals.near_uniform({key: 1.0}, 3)
+    assert not signals.near_uniform({key: 1.06}, 0) and not signals.near_uniform({}, 3)
+    assert signals.signals([{key: 1.0}, {key: 2.0}]) == {key: 1.5}
+    assert signals.signals([{key: 1.0}, {}]) == {}  # only signals every run logged
 
 
 def test_hierarchy_verdict_is_generated_from_the_interval(page):

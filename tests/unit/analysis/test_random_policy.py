@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hieros_lab.analysis.random_policy import random_scores
+from hieros_lab.analysis.random_policy import num_actions, random_scores
 
 FAKE = ["debug.gin"]  # fake env: 3 actions, 20-step episodes, +1 when the action matches
 
@@ -18,3 +18,8 @@ def test_the_same_seed_gives_the_same_baseline_and_another_seed_another():
     a = random_scores(FAKE, ["Trainer.eval_episodes = 5"], seeds=[3, 4])
     b = random_scores(FAKE, ["Trainer.eval_episodes = 5"], seeds=[3, 4])
     assert a == b and a[3] != a[4]
+
+
+def test_num_actions_is_the_configured_envs_action_count():
+    assert num_actions(["debug.gin", "envs/cartpole.gin"]) == 2
+    assert num_actions(["debug.gin", "envs/pinpad.gin"], ["pinpad.room = 'small'"]) == 5
