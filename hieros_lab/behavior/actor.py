@@ -16,17 +16,20 @@ class Actor(nn.Module):
     Level 0 has one group of A env actions; higher levels emit a subgoal code of G independent
     categoricals (8 x 8 by default, spec §4.5), a product distribution whose log-probability and
     entropy are sums over the groups (the authors averaged them, scaling both by 1/G).
-    Output layer uniform-init with scale 1 (spec §4.5/§7.2). :meth:`act`, :meth:`sample` and
+    Output layer uniform-init with scale ``out_scale``: 1 as in the spec (§4.5/§7.2) and
+    DreamerV3's 2023 config; DreamerV3's 2024 config uses 0.01, which starts every state near the
+    uniform policy instead of at an arbitrary one. :meth:`act`, :meth:`sample` and
     :meth:`log_prob` take/return flattened one-hot ``[..., A]`` actions.
     """
 
     def __init__(self, input_dim: int, num_actions: int, units: int = 256, layers: int = 2,
-                 unimix: float = 0.01, groups: int = 1) -> None:
+                 unimix: float = 0.01, groups: int = 1, out_scale: float = 1.0) -> None:
         super().__init__()
         if groups < 1 or num_actions % groups:
             raise ValueError(f"{num_actions} actions cannot form {groups} equal groups")
         self.num_actions, self.unimix, self.groups = num_actions, unimix, groups
-        self.net = MLP(input_dim, num_actions, units=units, layers=layers, out_scale=1.0)
+        self.net = MLP(input_dim, num_actions, units=units, layers=layers,
+                       out_scale=out_scale)
 
     def forward(self, x: torch.Tensor) -> UnimixCategorical:
         """``x [..., F]`` -> distribution over ``[..., G, A/G]`` one-hot actions."""

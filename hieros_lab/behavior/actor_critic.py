@@ -71,7 +71,7 @@ class ActorCritic(nn.Module):
                  slow_fraction: float = 0.02, slow_reg: float = 1.0,
                  normalize_advantages: bool = True, weight_decay: float = 0.0,
                  heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
-                 action_groups: int = 1) -> None:
+                 action_groups: int = 1, actor_out_scale: float = 1.0) -> None:
         super().__init__()
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 (one return needs two states), got {horizon}")
@@ -84,7 +84,8 @@ class ActorCritic(nn.Module):
         self.slow_fraction, self.slow_reg = slow_fraction, slow_reg
         self.normalize_advantages = normalize_advantages
         width = input_dim + condition_dim
-        self.actor = Actor(width, num_actions, units, layers, unimix, groups=action_groups)
+        self.actor = Actor(width, num_actions, units, layers, unimix, groups=action_groups,
+                           out_scale=actor_out_scale)
         self.critics = nn.ModuleDict({h: Critic(width, units, layers) for h in self.heads})
         self.normalizers = nn.ModuleDict({h: ReturnNormalizer() for h in self.heads})
         self._opts = {"actor": Optimizer(self.actor.parameters(), actor_lr, actor_eps,

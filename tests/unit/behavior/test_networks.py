@@ -26,6 +26,18 @@ def test_actor_output_is_not_zero_initialised():
     assert actor.net.out.weight.abs().sum() > 0
 
 
+def test_actor_out_scale_sets_how_far_from_uniform_it_starts():
+    x = torch.randn(256, 7)
+    entropies = {}
+    for scale in (1.0, 0.01):
+        torch.manual_seed(0)
+        dist = Actor(7, 2, units=16, out_scale=scale)(x)
+        entropies[scale] = float(dist.entropy().mean().detach())
+    ln2 = float(torch.log(torch.tensor(2.0)))
+    assert entropies[0.01] > 0.995 * ln2  # every state starts at (almost) the uniform policy
+    assert entropies[1.0] < 0.95 * ln2  # the spec's scale 1: an arbitrary policy per state
+
+
 def test_actor_unimix_floor():
     torch.manual_seed(0)
     actor = Actor(4, 6, units=8, layers=1, unimix=0.01)
