@@ -12,7 +12,8 @@ The level drives one behaviour update in two calls, with its own reward computat
    (two-hot NLL of its returns + slow-critic regulariser), then the actor step: REINFORCE with
    each head's advantage normalised by its own percentile return scale (paper and DreamerV3;
    ``normalize_advantages=False`` gives the authors' raw R − v, spec §9 B3), the heads'
-   advantages combined by the level's ``mix`` (spec §4.4, §5.6).
+   advantages combined by the level's ``mix`` (spec §4.4, §5.6). ``center_advantages=True``
+   (off by default: not in the spec) subtracts the mixed advantage's weighted batch mean.
 
 Heads. By default there is one critic, ``"extrinsic"``, and this is the single-level DreamerV3
 learner. A level passes the heads of its reward mixer (``heads=mixer.heads()``); each head has
@@ -71,7 +72,8 @@ class ActorCritic(nn.Module):
                  slow_fraction: float = 0.02, slow_reg: float = 1.0,
                  normalize_advantages: bool = True, weight_decay: float = 0.0,
                  heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
-                 action_groups: int = 1, actor_out_scale: float = 1.0) -> None:
+                 action_groups: int = 1, actor_out_scale: float = 1.0,
+                 center_advantages: bool = False) -> None:
         super().__init__()
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 (one return needs two states), got {horizon}")
@@ -83,6 +85,7 @@ class ActorCritic(nn.Module):
         self.gamma, self.lam, self.entropy_scale = gamma, lam, entropy
         self.slow_fraction, self.slow_reg = slow_fraction, slow_reg
         self.normalize_advantages = normalize_advantages
+        self.center_advantages = center_advantages
         width = input_dim + condition_dim
         self.actor = Actor(width, num_actions, units, layers, unimix, groups=action_groups,
                            out_scale=actor_out_scale)
@@ -270,6 +273,12 @@ class ActorCritic(nn.Module):
         """REINFORCE with entropy bonus (spec §4.5) on the mixed advantage."""
         advantages, metrics = self._advantages(returns, values)
         advantage = mix(advantages) if mix is not None else advantages[self.heads[0]]
+        if self.center_advantages:
+            # A lagging critic (it learns the value by bootstrapping, slowly at CPU budgets)
+            # leaves R - v positive on average; a baseline that is too low makes REINFORCE
+            # commit early to whatever it sampled (Chung et al. 2021). Subtracting the
+            # trajectory-weighted batch mean removes that offset and keeps the ranking.
+            advantage = advantage - (weight * advantage).sum() / weight.sum().clamp_min(1e-8)
         # π(·|s_j) for j < H-1 from the rollout's own forward passes (graph kept by imagine).
         dist = self.actor.dist(traj.policy_logits[:-1])
         log_prob = Actor.log_prob(dist, traj.actions[:-1])

@@ -182,3 +182,21 @@ def test_losses_match_the_spec_formulas(toy_model):
     assert metrics["critic_loss"] == pytest.approx(float(critic_loss), rel=1e-5)
     assert metrics["actor_loss"] == pytest.approx(float(actor_loss), rel=1e-4, abs=1e-7)
     assert metrics["actor_entropy"] == pytest.approx(float(dist.entropy().mean()), rel=1e-5)
+
+
+def test_center_advantages_removes_the_mean_offset(toy_model):
+    """A critic far below the returns makes every advantage positive; centring takes the
+    weighted mean out of the actor's advantage, so its reported mean is ~0 (and not without).
+    gamma = cont = 1 makes every trajectory weight 1, so the reported (plain) mean is the
+    weighted one."""
+    model = toy_model(cont=1.0)
+    shifted = lambda traj: traj.pred["reward"] + 5.0  # noqa: E731  returns >> zero-init values
+    means = {}
+    for flag in (False, True):
+        ac = _learner(model, seed=3, center_advantages=flag, normalize_advantages=False,
+                      gamma=1.0)
+        torch.manual_seed(4)
+        out, _ = _train_step(ac, model, model.start(16), reward_fn=shifted)
+        means[flag] = out["advantage_mean"]
+    assert means[False] > 1.0
+    assert abs(means[True]) < 0.05
