@@ -100,6 +100,41 @@ def decide(run_dir: Path, status_of: Callable[[str], str | None]) -> str:
     return "resume" if run_id is not None and (status is not None or checkpointed) else "new"
 
 
+def recorded_digest(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / RUN_FILE).read_text()).get("config_digest")
+    except (OSError, ValueError):
+        return None
+
+
+def check_records(exp: Experiment, root: Path, children: Sequence[Child]) -> None:
+    """Refuse, before anything runs, a re-run in which a child that already ran (finished or
+    resumable) would now get another config: skipping it would report a result of the old
+    config as one of the new, resuming it would mix the two in one run. Raises ConfigError
+    naming each such child and its first changed binding. Leaves gin cleared."""
+    import gin
+
+    from hieros_lab.trainer import config_record
+
+    changed = []
+    try:
+        for child in children:
+            run_dir = root / child.key
+            diff = config_record.stale(run_dir, recorded_digest(run_dir), child.gin_files,
+                                       child.bindings)
+            if diff is not None:
+                changed.append(f"{child.key} ({diff})")
+    finally:
+        gin.clear_config()
+    if changed:
+        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5
+                                          else "")
+        raise ConfigError(
+            f"{exp.path}: {len(changed)} child run(s) under {root} ran with another config than "
+            f"the files give now: {shown}. Their results would mix two configs: move or delete "
+            "their run directories (and their MLflow runs) to rerun them, or restore the files")
+
+
 def dry_run(exp: Experiment, root: Path, say: Callable[[str], None],
             only: Sequence[str] = ()) -> int:
     children = select_children(exp, only)
@@ -222,6 +257,7 @@ def run_sweep(path: str | Path, options: SweepOptions,
             if options.dry_run:
                 return dry_run(exp, root, say, options.only)
             sweep = Sweep(exp, root, say, options.only)
+            check_records(exp, root, list(sweep.by_key.values()))
             sweep.tracker.check()
             if options.ray_address is not None:
                 from hieros_lab.sweep.ray_runner import connect

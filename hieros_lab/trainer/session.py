@@ -23,6 +23,7 @@ from hieros_lab import config
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker, flatten_gin_params
 from hieros_lab.trainer import checkpoint as ckpt
+from hieros_lab.trainer import config_record
 from hieros_lab.trainer.loop import Trainer
 from hieros_lab.trainer.run_lock import run_dir_lock
 from hieros_lab.trainer.stopping import StopRequest
@@ -53,6 +54,10 @@ class RunSpec:
     #: after it stopped early. Written after the tracker ended the run, so a run killed during
     #: its final evaluation (checkpoint at ``Trainer.steps``, no final score) is not "finished".
     completed_step: int | None = None
+    #: Digest of the parsed config the run started with (``config.gin`` beside this file);
+    #: a resume or a sweep re-run refuses when the same files and bindings now parse to
+    #: another config (:mod:`hieros_lab.trainer.config_record`). None: recorded before it.
+    config_digest: str | None = None
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +127,7 @@ def _announce(tracker: Tracker, run_dir: Path, say: Callable[[str], None]) -> No
 
 def _build(spec: RunSpec, run_dir: Path, resume: bool) -> tuple[Trainer, Tracker]:
     """The checked config, the trainer (built) and its tracker (not started)."""
+    recorded = _check_record(spec, run_dir, resume)
     bindings = [*spec.bindings, *spec.extra_bindings]
     paths = config.parse(spec.gin_files, bindings)
     try:
@@ -142,7 +148,32 @@ def _build(spec: RunSpec, run_dir: Path, resume: bool) -> tuple[Trainer, Tracker
     if done is not None:  # before the tracker opens the run, so the run stays as it is
         raise RunFinished(f"run {run_dir} is finished: trained to step {done} (Trainer.steps = "
                           f"{trainer.steps}); nothing to do (raise Trainer.steps to train on)")
+    if spec.config_digest is None or not (run_dir / config_record.CONFIG_FILE).exists():
+        # A new run, or one started before runs kept this record: from now on it has one.
+        spec.config_digest = config_record.digest(recorded)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / config_record.CONFIG_FILE).write_text(recorded)
     return trainer, tracker
+
+
+def _check_record(spec: RunSpec, run_dir: Path, resume: bool) -> str:
+    """The parsed config of the run's files and bindings (without ``--resume`` extras). A
+    resume whose files now parse to another config than the run started with is refused: it
+    would continue the run, and its record, under a config it did not start with."""
+    if not resume:
+        spec.config_digest = None  # a new run in this directory: record afresh
+    text = config_record.parsed_text(spec.gin_files, spec.bindings)
+    if resume and spec.config_digest and config_record.digest(text) != spec.config_digest:
+        try:
+            old = (run_dir / config_record.CONFIG_FILE).read_text()
+            change = config_record.first_difference(old, text)
+        except OSError:
+            change = "its config.gin is missing"
+        raise config.ConfigError(
+            f"cannot resume {run_dir}: its gin files and bindings now parse to another config "
+            f"than the run started with ({change}). Restore them, start a new run directory, "
+            "or pass a deliberate change with --gin_binding on the resume")
+    return text
 
 
 def describe_run(spec: RunSpec, trainer: Trainer, tracker: Tracker) -> str:

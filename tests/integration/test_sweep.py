@@ -95,6 +95,26 @@ def test_local_sweep_then_rerun_skips_finished_and_resumes_interrupted(tiny, mlf
         assert cells[1 + j].startswith(f"{sum(finals) / 2:.2f}"), (arm, cells)
 
 
+def test_rerun_after_a_config_change_refuses_before_running(tiny, mlflow_uri, tmp_path, capsys):
+    """Children that ran under the old config are neither skipped (their result would count for
+    the new one) nor resumed: the re-run stops first, naming them and the changed binding."""
+    assert cli.main(["sweep", str(tiny), "--parallel", "4", "--only", "s5/*"]) == 0
+    logs = {k: (tmp_path / "runs/tiny" / k / "train.log").stat().st_mtime
+            for k in ("s5/default/seed0", "s5/default/seed1")}
+    tiny.write_text(TINY.replace("fake.episode_length = 20", "fake.episode_length = 30"))
+    capsys.readouterr()
+    assert cli.main(["sweep", str(tiny), "--parallel", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "2 child run(s)" in err and "s5/default/seed0" in err and "s5/default/seed1" in err
+    assert "episode_length = 20" in err and "episode_length = 30" in err
+    assert not (tmp_path / "runs/tiny/rssm").exists()  # nothing ran
+    assert all((tmp_path / "runs/tiny" / k / "train.log").stat().st_mtime == t
+               for k, t in logs.items())
+    # Only a binding change counts: the same config written differently re-runs normally.
+    tiny.write_text(TINY.replace('seeds = [0, 1]', '# same seeds\nseeds = [0, 1]'))
+    assert cli.main(["sweep", str(tiny), "--parallel", "2", "--only", "s5/*"]) == 0
+
+
 def test_ray_sweep_on_a_local_instance(tiny, mlflow_uri, tmp_path):
     import ray  # the 'ray' extra is part of the test install: a missing one must fail here
 

@@ -203,3 +203,28 @@ def test_run_name_names_preset_sequence_env_task_and_seed(train, only_run):
                     gin=("presets/quickstart.gin", "scale/tiny.gin"))
     assert code == 0
     assert only_run().info.run_name == "quickstart-s5-control:CartPole-v1-seed3"
+
+
+def test_resume_refuses_a_gin_file_edited_since_the_run_started(train, client, only_run,
+                                                                 tmp_path, capsys):
+    """An edit that changes a binding of the run's files stops the resume (naming the binding
+    before and after); a comment-only edit does not; the run record has the parsed config."""
+    gin_file = tmp_path / "mine.gin"
+    gin_file.write_text("include 'debug.gin'\nTrainer.eval_episodes = 2\n")
+    code, run_dir = train("Trainer.steps = 60", gin=(str(gin_file),))
+    assert code == 0
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config_digest"] and "Trainer.eval_episodes = 2" in (
+        run_dir / "config.gin").read_text()
+    gin_file.write_text("include 'debug.gin'\nTrainer.eval_episodes = 3\n")
+    capsys.readouterr()
+    assert train("Trainer.steps = 80", resume=True)[0] == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "eval_episodes = 2" in err and "eval_episodes = 3" in err
+    assert [m.step for m in client.get_metric_history(only_run().info.run_id,
+                                                      "eval/score")] == [60]
+    gin_file.write_text("include 'debug.gin'\n# the same binding, now with a comment\n"
+                        "Trainer.eval_episodes = 2\n")
+    assert train("Trainer.steps = 80", resume=True)[0] == 0  # extra bindings are not an edit
+    assert [m.step for m in client.get_metric_history(only_run().info.run_id,
+                                                      "eval/score")] == [60, 80]
