@@ -224,7 +224,11 @@ def write_page(client: MlflowClient, experiments: Sequence[Experiment], page: Pa
     assets = page.with_suffix("")
     assets.mkdir(parents=True, exist_ok=True)
     csvs = write_csvs(results, assets)
-    figures = {name: f"{assets.name}/{p.name}" for name, p in plot_results(results, assets).items()}
+    plotted = plot_results(results, assets)
+    for old in assets.glob("curves_*.png"):  # a figure of runs that are gone would mislead
+        if old not in plotted.values():
+            old.unlink()
+    figures = {name: f"{assets.name}/{p.name}" for name, p in plotted.items()}
     text = suite_page.render(results, [e.path for e in experiments], figures,
                              [f"{assets.name}/{p.name}" for p in csvs], command, title)
     page.write_text(text)

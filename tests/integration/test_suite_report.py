@@ -69,6 +69,9 @@ def page(tmp_path, mlflow_uri):
     _log_runs(client, "val")
     exp = experiment.load(path)
     out = tmp_path / "docs" / "validation.md"
+    stale = out.with_suffix("") / "curves_gone.png"  # a figure from runs that no longer exist
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
     calls = []
 
     def fake_random(files, bindings, seeds):
@@ -92,6 +95,7 @@ def test_page_states_scores_random_and_what_is_missing(page):
     assert "| `val` | cart | `two` | 50.50 ± 6.35 (n=2) |" in text
     assert "hieros-lab sweep " in text and "\nCMD\n" in text and "`abc123` (5 runs)" in text
     assert (page.parent / "validation" / "curves_val.png").stat().st_size > 1000
+    assert not (page.parent / "validation" / "curves_gone.png").exists()  # stale one removed
 
 
 def test_learning_signals_are_tabled_and_a_uniform_actor_is_named(page):
