@@ -56,17 +56,21 @@ def first_difference(old: str, new: str) -> str:
     return ", ".join(p for p in parts if p) or "the parsed configs differ"
 
 
-def stale(run_dir: Path, recorded_digest: str | None, gin_files: Sequence[str | Path],
-          bindings: Sequence[str]) -> str | None:
-    """None when the run's recorded config equals what ``gin_files`` + ``bindings`` parse to
-    now (or the run predates the record: nothing to compare); else the first difference."""
-    if not recorded_digest:
-        return None
-    now = parsed_text(gin_files, bindings)
-    if digest(now) == recorded_digest:
+def compare(run_dir: Path, recorded_digest: str | None, now: str) -> str | None:
+    """None when the parsed config text ``now`` is the one the run recorded (or the run predates
+    the record: nothing to compare); else its first difference from the recorded one."""
+    if not recorded_digest or digest(now) == recorded_digest:
         return None
     try:
         old = (run_dir / CONFIG_FILE).read_text()
     except OSError:
-        return "the parsed config differs from the one it started with"
+        return f"the parsed config differs, and its {CONFIG_FILE} is missing"
     return first_difference(old, now)
+
+
+def stale(run_dir: Path, recorded_digest: str | None, gin_files: Sequence[str | Path],
+          bindings: Sequence[str]) -> str | None:
+    """:func:`compare` against what ``gin_files`` + ``bindings`` parse to now."""
+    if not recorded_digest:
+        return None
+    return compare(run_dir, recorded_digest, parsed_text(gin_files, bindings))

@@ -163,12 +163,8 @@ def _check_record(spec: RunSpec, run_dir: Path, resume: bool) -> str:
     if not resume:
         spec.config_digest = None  # a new run in this directory: record afresh
     text = config_record.parsed_text(spec.gin_files, spec.bindings)
-    if resume and spec.config_digest and config_record.digest(text) != spec.config_digest:
-        try:
-            old = (run_dir / config_record.CONFIG_FILE).read_text()
-            change = config_record.first_difference(old, text)
-        except OSError:
-            change = "its config.gin is missing"
+    change = config_record.compare(run_dir, spec.config_digest, text) if resume else None
+    if change is not None:
         raise config.ConfigError(
             f"cannot resume {run_dir}: its gin files and bindings now parse to another config "
             f"than the run started with ({change}). Restore them, start a new run directory, "
