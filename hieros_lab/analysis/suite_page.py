@@ -59,7 +59,7 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
         rows.append([f"`{r.exp.name}`", r.task, f"`{best.arm}`" if best else DASH,
                      _ci(best.interval, len(best.rows)) if best else DASH,
                      _ci(r.random_interval, len(r.random)),
-                     ("**yes**" if best.above_random else "no") if best else DASH,
+                     _excludes(best) if best else DASH,
                      f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
                      _minutes(walls)])
     return ["## Summary", "",
@@ -67,6 +67,14 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
             "random*: the lower end of the arm's 95 % interval is above the random mean.", "",
             *table(["experiment", "task", "best arm", "final score", "random", "excludes random",
                      "runs done", "wall per run, min (median / max)"], rows)]
+
+
+def _excludes(arm) -> str:
+    """The "excludes random" cell: a verdict only from the seeds the suite asks for (an interval
+    over two seeds can exclude random while the third seed fails)."""
+    if len(arm.rows) < MIN_SEEDS:
+        return f"{DASH} (< {MIN_SEEDS} seeds)" if arm.rows else "no"
+    return "**yes**" if arm.above_random else "no"
 
 
 def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
@@ -105,7 +113,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
         poi = DASH if a.poi is None else f"{DASH} (< {MIN_SEEDS} seeds)" if few else \
             fmt_interval(a.poi)
         rows.append([f"`{a.arm}`", a.levels, _ci(a.interval, len(a.rows)), seeds,
-                     "**yes**" if a.above_random else "no", poi,
+                     _excludes(a), poi,
                      _minutes([row.wall_s for row in a.rows]), a.description])
     rand = ", ".join(f"{s}: {fmt(v)}" for s, v in sorted(r.random.items()))
     rows.append(["random policy", DASH, _ci(r.random_interval, len(r.random)), rand, DASH, DASH,
