@@ -20,10 +20,31 @@ from hieros_lab.analysis.suite import ArmResult, TaskResult
 from hieros_lab.tracking import keys
 
 
-def _minutes(seconds: Sequence[float]) -> str:
+def _minutes(seconds: Sequence[float], budget_min: float | None = None) -> str:
+    """``median / max`` in minutes, and how many runs took longer than ``budget_min``."""
     if not seconds:
         return DASH
-    return f"{np.median(seconds) / 60:.1f} / {max(seconds) / 60:.1f}"
+    cell = f"{np.median(seconds) / 60:.1f} / {max(seconds) / 60:.1f}"
+    over = _over(seconds, budget_min)
+    return cell + (f" (**{over} over {budget_min:g}**)" if over else "")
+
+
+def _over(seconds: Sequence[float], budget_min: float | None) -> int:
+    """Runs longer than ``budget_min`` minutes (0 without a budget)."""
+    return 0 if budget_min is None else sum(s > 60.0 * budget_min for s in seconds)
+
+
+def _budget_line(r: TaskResult) -> list[str]:
+    """The file's per-run wall budget and the arms whose runs exceed it."""
+    budget = r.exp.wall_budget_min
+    if budget is None:
+        return []
+    over = [(a.arm, _over([row.wall_s for row in a.rows], budget), len(a.rows)) for a in r.arms]
+    over = [f"`{arm}` ({n} of {total})" for arm, n, total in over if n]
+    verdict = ("every finished run fits it." if not over
+               else "runs over it: " + ", ".join(over) + ".")
+    return [f"Wall budget (`wall_budget_min`): {budget:g} min a run at `--parallel 2`; "
+            + verdict, ""]
 
 
 #: Fewer seeds per arm than this and no comparison is stated: with one or two runs a side the
@@ -61,7 +82,7 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
                      _ci(r.random_interval, len(r.random)),
                      _excludes(best) if best else DASH,
                      f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
-                     _minutes(walls)])
+                     _minutes(walls, r.exp.wall_budget_min)])
     return ["## Summary", "",
             "Best arm per task (highest mean final score) next to the random policy. *Excludes "
             "random*: the lower end of the arm's 95 % interval is above the random mean.", "",
@@ -114,7 +135,8 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
             fmt_interval(a.poi)
         rows.append([f"`{a.arm}`", a.levels, _ci(a.interval, len(a.rows)), seeds,
                      _excludes(a), poi,
-                     _minutes([row.wall_s for row in a.rows]), a.description])
+                     _minutes([row.wall_s for row in a.rows], r.exp.wall_budget_min),
+                     a.description])
     rand = ", ".join(f"{s}: {fmt(v)}" for s, v in sorted(r.random.items()))
     rows.append(["random policy", DASH, _ci(r.random_interval, len(r.random)), rand, DASH, DASH,
                  DASH, "uniform actions, same evaluation protocol and seeds"])
@@ -127,6 +149,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
            *table(["arm", "levels", "final score", "per seed", "excludes random",
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]
+    out += _budget_line(r)
     out += _signals_section(r)
     if r.missing:
         out += [f"Not run yet or not finished ({len(r.missing)}): "

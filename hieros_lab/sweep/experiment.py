@@ -11,6 +11,8 @@ and/or bindings), run on ``games`` (or ``[tasks.*]``) x ``seeds`` (spec §8). Fo
     seeds = [42, 41020, 718920]
     baseline = "etbs"                      # optional: the arm reports compare the others with
     steps = 100000                         # optional budget override (Trainer.steps)
+    wall_budget_min = 15                   # optional: the wall time one run should fit, in
+                                           # minutes at --parallel 2 (reports flag runs over it)
 
     [arms.etbs]                            # arm = delta against base
     gin_files = ["replay/etbs.gin"]
@@ -52,7 +54,7 @@ from hieros_lab.sweep.tasks import Task, check_env, parse_tasks
 #: Game label used when an experiment lists no games (non-Atari env fixed by its gin files).
 NO_GAME = "default"
 _TOP_KEYS = {"name", "description", "base", "bindings", "games", "tasks", "seeds", "steps", "arms",
-             "scale", "baseline"}
+             "scale", "baseline", "wall_budget_min"}
 _ARM_KEYS = {"gin_files", "bindings", "description"}
 _SCALE_KEYS = {"gin_files", "bindings", "steps", "description"}
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")  # becomes a directory name and an MLflow tag
@@ -104,6 +106,7 @@ class Experiment:
     tasks: dict[str, Task] = field(default_factory=dict)  # label -> task (non-Atari files)
     description: str = ""
     baseline: str | None = None  # the arm reports compare every other arm with
+    wall_budget_min: float | None = None  # minutes one run should take; None: no budget
 
     @property
     def run_name(self) -> str:
@@ -156,6 +159,15 @@ def _steps(path: Path, data: dict, where: str) -> int | None:
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise _fail(path, f"{where}steps must be a positive integer, got {steps!r}")
     return steps
+
+
+def _wall_budget(path: Path, data: dict, text: str) -> float | None:
+    value = data.get("wall_budget_min")
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)
+                              or value <= 0):
+        raise _fail(path, f"wall_budget_min must be a positive number of minutes, got {value!r}",
+                    _line_of(text, "wall_budget_min"))
+    return None if value is None else float(value)
 
 
 def _check_keys(path: Path, data: dict, allowed: set[str], where: str) -> None:
@@ -273,7 +285,8 @@ def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
         scale=scale, scale_files=_str_list(path, chosen, "gin_files", f"scale.{scale}."),
         scale_bindings=_str_list(path, chosen, "bindings", f"scale.{scale}."), atari=atari,
         game_names=game_names, tasks={t.name: t for t in tasks},
-        description=str(data.get("description", "")), baseline=baseline)
+        description=str(data.get("description", "")), baseline=baseline,
+        wall_budget_min=_wall_budget(path, data, text))
 
 
 # -- validation by parsing every arm ----------------------------------------------------------

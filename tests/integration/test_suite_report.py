@@ -21,6 +21,7 @@ description = "a tiny suite"
 base = ["debug.gin"]
 seeds = [0, 1, 2]
 baseline = "one"
+wall_budget_min = 2.5
 
 [arms.one]
 description = "one level"
@@ -120,6 +121,14 @@ def test_hierarchy_verdict_is_generated_from_the_interval(page):
     # Arm two finished 2 of 3 seeds: too few to state a comparison.
     assert "`two` vs `one`: too few seeds to compare (2 and 3 finished; 3 needed)" in text
     assert "more levels were better in 0, worse in 0, and not distinguishable in 0" in text
+
+
+def test_runs_over_the_files_wall_budget_are_counted(page):
+    text = page.read_text()  # walls: 1, 2, 3 min for seeds 0, 1, 2; budget 2.5 min
+    assert "| 2.0 / 3.0 (**1 over 2.5**) | one level |" in text
+    assert "| 1.5 / 2.0 | two levels |" in text  # seeds 0 and 1 fit
+    assert "2.5 min a run at `--parallel 2`; runs over it: `one` (1 of 3)." in text
+    assert "| 5 / 6 | 2.0 / 3.0 (**1 over 2.5**) |" in text  # the summary row
 
 
 def test_csvs_hold_every_finished_run(page):

@@ -123,10 +123,20 @@ def test_unknown_game_is_refused_with_close_matches(tmp_path):
     (('name = "t"', 'name = "a b"'), "name must be"),
     (("[arms.b]", "[arms.b]\nbinding = []"), "unknown key"),
     (("steps = 60", 'steps = 60\nbaseline = "c"'), r"exp.toml:5: baseline 'c' is not an arm"),
+    (("steps = 60", "steps = 60\nwall_budget_min = 0"),
+     r"exp.toml:5: wall_budget_min must be a positive number of minutes, got 0"),
+    (("steps = 60", 'steps = 60\nwall_budget_min = "15"'), "wall_budget_min must be a positive"),
 ])
 def test_structural_mistakes_are_named(tmp_path, edit, needle):
     with pytest.raises(ConfigError, match=needle):
         experiment.parse_experiment(write(tmp_path, GOOD.replace(*edit)))
+
+
+def test_wall_budget_is_read_in_minutes(tmp_path):
+    exp = experiment.parse_experiment(write(tmp_path, GOOD.replace("steps = 60", "steps = 60\n"
+                                                                   "wall_budget_min = 15")))
+    assert exp.wall_budget_min == 15.0
+    assert experiment.parse_experiment(write(tmp_path, GOOD)).wall_budget_min is None
 
 
 def test_missing_scale_table_is_named(tmp_path):
