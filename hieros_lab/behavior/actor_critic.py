@@ -25,6 +25,12 @@ Conditioning. ``condition_dim = K > 0`` adds a ``[N, K]`` input (a subgoal code,
 subgoal for the "decompress" ablation, spec §8) held constant over the horizon (spec §4.1) and
 concatenated to the actor and critic inputs; the level decides what it is.
 
+Starts. By default every replayed state starts an imagined rollout (DreamerV3, spec §4.1: N =
+B x T). ``starts = M`` (not in the spec) imagines from M of them, drawn without replacement
+each update (:meth:`start_indices`, applied by the level so that goals and c_0 stay aligned):
+the behaviour update costs about M / N as much, which pays for a longer ``horizon`` at the same
+cost per update.
+
 Modes. Actor and critics are in eval mode except while their own losses are computed
 (:func:`~hieros_lab.nn.modes.training`); the rollout runs the actor in train mode because the
 actor loss is computed from its outputs, and the world model in eval mode.
@@ -73,10 +79,15 @@ class ActorCritic(nn.Module):
                  normalize_advantages: bool = True, weight_decay: float = 0.0,
                  heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
                  action_groups: int = 1, actor_out_scale: float = 1.0,
-                 center_advantages: bool = False) -> None:
+                 center_advantages: bool = False, starts: int | None = None) -> None:
         super().__init__()
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 (one return needs two states), got {horizon}")
+        if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int)
+                                   or starts < 1):
+            raise ValueError(f"ActorCritic.starts must be a positive integer or None (every "
+                             f"replayed state), got {starts!r}")
+        self.starts = starts
         self.heads = _check_heads(heads)
         if condition_dim < 0:
             raise ValueError(f"ActorCritic.condition_dim must be >= 0, got {condition_dim}")
@@ -146,6 +157,14 @@ class ActorCritic(nn.Module):
             raise ValueError(f"actor input width {actor_input.shape[-1]} != {self.input_dim}")
         self._check_condition(condition, actor_input.shape[0])
         return self.actor.act(self._with_condition(actor_input, condition), sample)
+
+    def start_indices(self, n: int, device: torch.device | None = None) -> torch.Tensor | None:
+        """Which of ``n`` candidate starts to imagine from: ``[M]`` distinct indices in
+        ascending order, drawn with torch's RNG; None for all of them (``starts`` None or
+        ``>= n``)."""
+        if self.starts is None or self.starts >= n:
+            return None
+        return torch.randperm(n, device=device)[:self.starts].sort().values
 
     def imagine(self, model: ImaginationModel, start: Latent,
                 condition: torch.Tensor | None = None) -> Trajectory:

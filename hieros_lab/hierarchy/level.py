@@ -146,6 +146,13 @@ class Level(nn.Module):
         post, prior, wm_metrics = self.world_model.train_step(batch)
         start = self.world_model.start_states(post, prior)
         code = batch["goal"].flatten(0, 1).float() if self.has_parent else None
+        # c_0 = 1 - is_terminal of the real start (DreamerV3; the weight of a terminal start is 0).
+        start_cont = 1.0 - batch["is_terminal"].flatten(0, 1).float()
+        # The starts the learner imagines from (all by default); goals and c_0 follow them.
+        keep = self.actor_critic.start_indices(start.deter.shape[0], start.deter.device)
+        if keep is not None:
+            start, start_cont = start.map(lambda t: t[keep]), start_cont[keep]
+            code = None if code is None else code[keep]
         goal = None  # the subgoal reward's target: the code decoded by the current decoder
         if code is not None:
             with torch.no_grad():
@@ -153,8 +160,6 @@ class Level(nn.Module):
         condition = self.condition(code, goal)
         traj = self.actor_critic.imagine(self.world_model, start, condition)
         rewards = self.rewards(traj, goal)
-        # c_0 = 1 - is_terminal of the real start (DreamerV3; the weight of a terminal start is 0).
-        start_cont = 1.0 - batch["is_terminal"].flatten(0, 1).float()
         ac_metrics = self.actor_critic.update(traj, self.mixer.head_rewards(rewards), condition,
                                               start_cont, self.mixer.mix)
         ae_metrics: dict[str, float] = {}

@@ -200,3 +200,18 @@ def test_center_advantages_removes_the_mean_offset(toy_model):
         means[flag] = out["advantage_mean"]
     assert means[False] > 1.0
     assert abs(means[True]) < 0.05
+
+
+def test_start_indices_draw_distinct_starts_or_all(toy_model):
+    model = toy_model()
+    assert _learner(model).start_indices(12) is None  # default: every replayed state
+    assert _learner(model, starts=12).start_indices(12) is None
+    torch.manual_seed(0)
+    idx = _learner(model, starts=5).start_indices(12)
+    assert idx.shape == (5,) and len(set(idx.tolist())) == 5
+    assert idx.tolist() == sorted(idx.tolist()) and 0 <= idx.min() and idx.max() < 12
+    torch.manual_seed(0)
+    assert torch.equal(_learner(model, starts=5).start_indices(12), idx)  # torch's RNG
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="ActorCritic.starts must be a positive integer"):
+            _learner(model, starts=bad)
