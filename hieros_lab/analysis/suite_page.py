@@ -77,17 +77,21 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
     for r in results:
         best = r.best
         walls = [row.wall_s for a in r.arms for row in a.rows]
+        clear = [f"`{a.arm}`" for a in r.arms if len(a.rows) >= MIN_SEEDS and a.above_random]
         rows.append([f"`{r.exp.name}`", r.task, f"`{best.arm}`" if best else DASH,
                      _ci(best.interval, len(best.rows)) if best else DASH,
                      _ci(r.random_interval, len(r.random)),
-                     _excludes(best) if best else DASH,
+                     _excludes(best) if best else DASH, ", ".join(clear) or "none",
                      f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
                      _minutes(walls, r.exp.wall_budget_min)])
     return ["## Summary", "",
             "Best arm per task (highest mean final score) next to the random policy. *Excludes "
-            "random*: the lower end of the arm's 95 % interval is above the random mean.", "",
+            "random*: the lower end of the arm's 95 % interval is above the random mean (judged "
+            f"only with {MIN_SEEDS} or more seeds). The highest mean can come with the widest "
+            "interval, so the next column names every arm whose interval excludes random.", "",
             *table(["experiment", "task", "best arm", "final score", "random", "excludes random",
-                     "runs done", "wall per run, min (median / max)"], rows)]
+                     "arms that exclude random", "runs done",
+                     "wall per run, min (median / max)"], rows)]
 
 
 def _excludes(arm) -> str:

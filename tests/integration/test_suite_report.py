@@ -93,8 +93,9 @@ def test_page_states_scores_random_and_what_is_missing(page):
     assert "| random policy | – | 2.00 ± 2.48 (n=3) |" in text
     assert "Not run yet or not finished (1): `two/cart/seed2`" in text
     assert "status RUNNING" in text
-    summary = "| `val` | cart | `two` | 50.50 ± 6.35 (n=2) | 2.00 ± 2.48 (n=3) | – (< 3 seeds) |"
-    assert summary in text  # two seeds give an interval, not the suite's verdict
+    summary = ("| `val` | cart | `two` | 50.50 ± 6.35 (n=2) | 2.00 ± 2.48 (n=3) | – (< 3 seeds) | "
+               "`one` |")
+    assert summary in text  # two seeds give an interval, not the suite's verdict; one's 3 do
     assert "hieros-lab sweep " in text and "\nCMD\n" in text and "`abc123` (5 runs)" in text
     assert (page.parent / "validation" / "curves_val.png").stat().st_size > 1000
     assert not (page.parent / "validation" / "curves_gone.png").exists()  # stale one removed
@@ -128,7 +129,7 @@ def test_runs_over_the_files_wall_budget_are_counted(page):
     assert "| 2.0 / 3.0 (**1 over 2.5**) | one level |" in text
     assert "| 1.5 / 2.0 | two levels |" in text  # seeds 0 and 1 fit
     assert "2.5 min a run at `--parallel 2`; runs over it: `one` (1 of 3)." in text
-    assert "| 5 / 6 | 2.0 / 3.0 (**1 over 2.5**) |" in text  # the summary row
+    assert "| `one` | 5 / 6 | 2.0 / 3.0 (**1 over 2.5**) |" in text  # the summary row
 
 
 def test_csvs_hold_every_finished_run(page):
