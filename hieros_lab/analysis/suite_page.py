@@ -39,8 +39,8 @@ def _budget_line(r: TaskResult) -> list[str]:
     budget = r.exp.wall_budget_min
     if budget is None:
         return []
-    over = [(a.arm, _over([row.wall_s for row in a.rows], budget), len(a.rows)) for a in r.arms]
-    over = [f"`{arm}` ({n} of {total})" for arm, n, total in over if n]
+    over = [f"`{a.arm}` ({n} of {len(a.rows)})" for a in r.arms
+            if (n := _over([row.wall_s for row in a.rows], budget))]
     verdict = ("every finished run fits it." if not over
                else "runs over it: " + ", ".join(over) + ".")
     return [f"Wall budget (`wall_budget_min`): {budget:g} min a run at `--parallel 2`; "
