@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hieros_lab.config import ConfigError
 from hieros_lab.sweep.experiment import Child, Experiment, load
+from hieros_lab.sweep.lock import sweep_lock
 from hieros_lab.sweep.runner import STOPPED, Job, run_local
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.mlflow_tracker import MlflowTracker
@@ -182,10 +183,14 @@ class Sweep:
 
     def save_state(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        # Children outside this sweep's --only selection keep their last recorded entry.
+        children = {k: v for k, v in self._state().get("children", {}).items()
+                    if k not in self.statuses}
+        children.update({k: {"status": s, "run_id": child_run_id(self.root / k)}
+                         for k, s in self.statuses.items()})
         state = {"experiment": self.exp.run_name, "file": str(self.exp.path),
                  "tracking_uri": self.tracker.tracking_uri, "parent_run_id": self.tracker.run_id,
-                 "children": {k: {"status": s, "run_id": child_run_id(self.root / k)}
-                              for k, s in self.statuses.items()}}
+                 "children": dict(sorted(children.items()))}
         (self.root / SWEEP_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
     # -- children ------------------------------------------------------------------------------
@@ -267,7 +272,8 @@ def run_sweep(path: str | Path, options: SweepOptions,
                     say(f"note: tracking store {sweep.tracker.tracking_uri} is a local sqlite "
                         "file; Ray workers on other machines cannot reach it (set "
                         "MLFLOW_TRACKING_URI to an `mlflow server` for a multi-machine cluster)")
-        return _execute(sweep, options, stop)
+        with sweep_lock(root, exp.path):  # a second sweep of this file is refused here
+            return _execute(sweep, options, stop)
 
 
 def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:

@@ -1,0 +1,67 @@
+"""One sweep of an experiment at a time, and an ``--only`` sweep keeps the others' records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from hieros_lab import cli, config
+from hieros_lab.config import ConfigError
+from hieros_lab.sweep import experiment
+from hieros_lab.sweep.lock import LOCK_FILE, sweep_lock
+from hieros_lab.sweep.sweep import SWEEP_FILE, Sweep
+
+TINY = config.GIN_DIR.parent / "experiments" / "tiny_fake.toml"
+HOLD = ("import sys, time; from pathlib import Path; from hieros_lab.sweep.lock import sweep_lock\n"
+        "with sweep_lock(Path(sys.argv[1]), 'x.toml'):\n"
+        "    print('held', flush=True); time.sleep(60)\n")
+
+
+def test_a_second_sweep_of_one_file_is_refused_before_it_runs_anything(tmp_path, monkeypatch,
+                                                                       capsys, mlflow_uri):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "runs" / "tiny_fake"
+    with sweep_lock(root, TINY):
+        assert cli.main(["sweep", str(TINY)]) == 2
+    err = capsys.readouterr().err
+    assert "tiny_fake.toml" in err and "another sweep of this experiment is running" in err
+    assert f"pid {__import__('os').getpid()}" in err and str(root / LOCK_FILE) in err
+    assert sorted(p.name for p in root.iterdir()) == [LOCK_FILE]  # no sweep.json, no children
+    assert MlflowClient(mlflow_uri).search_experiments(filter_string="name = 'tiny_fake'") == []
+
+
+def test_the_lock_is_free_again_after_its_holder_ends_or_dies(tmp_path):
+    with sweep_lock(tmp_path, "a.toml"):
+        pass
+    with sweep_lock(tmp_path, "a.toml"):  # released on a normal exit
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=rf"b.toml: .*\(pid {holder.pid}, lock "):
+            with sweep_lock(tmp_path, "b.toml"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with sweep_lock(tmp_path, "b.toml"):  # a killed holder leaves no stale lock
+        pass
+
+
+def test_a_sweep_of_some_children_keeps_the_records_of_the_others(tmp_path, mlflow_uri):
+    exp = experiment.load(TINY)
+    old = {"parent_run_id": "p", "children": {
+        "rssm/default/seed1": {"status": "FINISHED", "run_id": "r1"},
+        "s5/default/seed0": {"status": "KILLED", "run_id": "old"}}}
+    (tmp_path / SWEEP_FILE).write_text(json.dumps(old))
+    sweep = Sweep(exp, tmp_path, print, only=["s5/*/seed0"])
+    sweep.statuses["s5/default/seed0"] = "FINISHED"
+    sweep.save_state()
+    children = json.loads((tmp_path / SWEEP_FILE).read_text())["children"]
+    assert children == {"rssm/default/seed1": {"status": "FINISHED", "run_id": "r1"},
+                        "s5/default/seed0": {"status": "FINISHED", "run_id": None}}
