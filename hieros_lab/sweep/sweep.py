@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,9 @@ class Sweep:
         self.by_key = {c.key: c for c in select_children(exp, only)}
         self.tracker = MlflowTracker(experiment=exp.run_name, system_metrics="off")  # idle
         self.statuses: dict[str, str] = {}
+        self.clock: Callable[[], float] = time.monotonic  # the pace and ETA of on_done
+        self.began = 0.0  # set when the jobs are made
+        self.ended_here = 0  # children that ended in this execution (skipped ones excluded)
 
     # -- MLflow --------------------------------------------------------------------------------
     def status_of(self, run_id: str) -> str | None:
@@ -195,6 +199,7 @@ class Sweep:
 
     # -- children ------------------------------------------------------------------------------
     def jobs(self, parent: str) -> list[Job]:
+        self.began = self.clock()
         jobs = []
         for key, child in self.by_key.items():
             run_dir = self.root / key
@@ -216,8 +221,18 @@ class Sweep:
         self.statuses[job.key] = status
         self.save_state()
         done = sum(s in ("FINISHED", "FAILED", "KILLED") for s in self.statuses.values())
+        self.ended_here += 1
         self.say(f"[{done}/{len(self.statuses)}] {status:<8} {job.key} (exit {code}; log "
-                 f"{job.log_path})")
+                 f"{job.log_path}){self._pace(len(self.statuses) - done)}")
+
+    def _pace(self, left: int) -> str:
+        """``; 35 min so far, about 70 min left``: this execution's pace (its parallelism
+        included) applied to the children still to run."""
+        spent = self.clock() - self.began
+        text = f"; {spent / 60:.0f} min so far"
+        if left > 0:
+            text += f", about {spent / self.ended_here * left / 60:.0f} min left"
+        return text
 
     def _settle(self, job: Job, run_id: str | None, status: str, code: int) -> None:
         """Make sure a child that did not finish has a terminal MLflow status and its error."""

@@ -1,4 +1,5 @@
-"""One sweep of an experiment at a time, and an ``--only`` sweep keeps the others' records."""
+"""Sweep bookkeeping: one sweep of a file at a time, the records of an ``--only`` sweep, and
+the pace each ended child reports."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hieros_lab import cli, config
 from hieros_lab.config import ConfigError
 from hieros_lab.sweep import experiment
 from hieros_lab.sweep.lock import LOCK_FILE, sweep_lock
+from hieros_lab.sweep.runner import Job
 from hieros_lab.sweep.sweep import SWEEP_FILE, Sweep
 
 TINY = config.GIN_DIR.parent / "experiments" / "tiny_fake.toml"
@@ -65,3 +67,25 @@ def test_a_sweep_of_some_children_keeps_the_records_of_the_others(tmp_path, mlfl
     children = json.loads((tmp_path / SWEEP_FILE).read_text())["children"]
     assert children == {"rssm/default/seed1": {"status": "FINISHED", "run_id": "r1"},
                         "s5/default/seed0": {"status": "FINISHED", "run_id": None}}
+
+
+def test_each_ended_child_reports_the_time_so_far_and_an_estimate_of_what_is_left(tmp_path,
+                                                                                  mlflow_uri):
+    exp = experiment.load(TINY)
+    lines: list[str] = []
+    sweep = Sweep(exp, tmp_path, lines.append)
+    now = [100.0]
+    sweep.clock = lambda: now[0]
+    for key in sweep.by_key:  # 4 children, none run yet (what jobs() would make)
+        sweep.statuses[key] = "PENDING"
+    sweep.began = sweep.clock()
+    keys = list(sweep.by_key)
+    now[0] += 600  # two children end together after 10 minutes (--parallel 2)
+    sweep.on_done(Job(keys[0], ("x",), tmp_path / "a.log"), 0)
+    sweep.on_done(Job(keys[1], ("x",), tmp_path / "b.log"), 0)
+    assert lines[0].endswith("; 10 min so far, about 30 min left")  # 10 min per child, 3 left
+    assert lines[1].endswith("; 10 min so far, about 10 min left")  # 2 in 10 min, 2 left
+    now[0] += 600
+    sweep.on_done(Job(keys[2], ("x",), tmp_path / "c.log"), 0)
+    sweep.on_done(Job(keys[3], ("x",), tmp_path / "d.log"), 0)
+    assert lines[3].startswith("[4/4] FINISHED") and lines[3].endswith("; 20 min so far")
