@@ -182,7 +182,8 @@ def _signals_section(r: TaskResult) -> list[str]:
     bound = f" (at most ln {r.num_actions} = {math.log(r.num_actions):.2f})" \
         if r.num_actions > 1 else ""
     out = [f"Learning signals at the end of the runs, level 0, mean over seeds: the actor's "
-           f"entropy{bound}, the mean reward its world model predicts in imagination, and the "
+           f"entropy{bound}, the mean extrinsic reward its world model predicts in imagination, "
+           "the mean subgoal reward of the same states (levels that follow goals only), and the "
            "spread of its advantages.", "",
            *table(["arm", *(name for _, name in signals.SIGNALS)], rows)]
     if uniform:

@@ -39,8 +39,9 @@ gin_files = ["envs/cartpole.gin"]
 RUNS = {("one", 0): (10.0, "1"), ("one", 1): (11.0, "1"), ("one", 2): (12.0, "1"),
         ("two", 0): (50.0, "2"), ("two", 1): (51.0, "2")}
 RANDOM = {0: 1.0, 1: 2.0, 2: 3.0}
-#: arm -> final (actor entropy, imagined reward, advantage std); 2 actions, ln 2 = 0.693.
-SIGNALS = {"one": (0.30, 0.9, 0.4), "two": (0.68, 0.0, 0.001)}
+#: arm -> final (actor entropy, imagined reward, subgoal reward, advantage std); 2 actions,
+#: ln 2 = 0.693. None: not logged (a 1-level arm has no subgoal reward).
+SIGNALS = {"one": (0.30, 0.9, None, 0.4), "two": (0.68, 0.0, 5.0, 0.001)}
 
 
 def _log_runs(client: MlflowClient, name: str) -> None:
@@ -52,7 +53,7 @@ def _log_runs(client: MlflowClient, name: str) -> None:
                                                                        200),
                    Metric(keys.WALL_S, 60.0 * (seed + 1), ts, 200),
                    *(Metric(key, value + 0.01 * seed, ts, 200) for (key, _), value in
-                     zip(signals.SIGNALS, SIGNALS[arm], strict=True))]
+                     zip(signals.SIGNALS, SIGNALS[arm], strict=True) if value is not None)]
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123")]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
@@ -104,8 +105,8 @@ def test_page_states_scores_random_and_what_is_missing(page):
 def test_learning_signals_are_tabled_and_a_uniform_actor_is_named(page):
     text = page.read_text()
     assert "entropy (at most ln 2 = 0.69)" in text
-    assert "| `one` | 0.31 | 0.91 | 0.41 |" in text  # mean over seeds 0, 1, 2
-    assert "| `two` | 0.685 | 0.005 | 0.006 |" in text  # seeds 0 and 1
+    assert "| `one` | 0.31 | 0.91 | – | 0.41 |" in text  # mean over seeds 0, 1, 2
+    assert "| `two` | 0.685 | 0.005 | 5 | 0.006 |" in text  # seeds 0 and 1
     assert "Still a uniform policy at the end (entropy within 5 % of ln 2): `two`." in text
 
 
