@@ -11,6 +11,8 @@ from hieros_lab.config import ConfigError
 from hieros_lab.sweep import experiment
 
 EXPERIMENTS = sorted((config.GIN_DIR.parent / "experiments").glob("*.toml"))
+#: The tuning records (no [scale.cpu]: they are rerun only as they stand).
+TUNING = sorted((config.GIN_DIR.parent / "experiments" / "tuning").glob("*.toml"))
 ATARI100K_GAMES = 25
 
 GOOD = """name = "t"
@@ -30,6 +32,12 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "exp.toml"
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize("path", TUNING, ids=lambda p: p.name)
+def test_every_tuning_record_parses(path):
+    exp = experiment.load(path)
+    assert len(exp.expand()) == len(exp.arms) * len(exp.games) * len(exp.seeds) > 0
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
