@@ -8,9 +8,9 @@ metrics, at their last logged value, tell the usual causes apart:
 - ``rewards/extrinsic_mean``: the mean reward the world model predicts in imagination; 0 means
   it has not learned where reward comes from, so there is nothing to imagine towards;
 - ``rewards/subgoal_mean``: beside it, in a hierarchy, the mean subgoal reward of the same
-  imagined states. Far above the extrinsic one (Pinpad, session 8: 4.6-7.2 against
-  0.0003-0.0017 at level 0), the level-0 actor is paid for reaching goals and hardly for the
-  task, so it learns the task only if the goals point at it;
+  imagined states. Far above the extrinsic one (Pinpad, session 8: 3.1-6.2 against at most
+  0.007 at level 0 at the end of the runs), the level-0 actor is paid for reaching goals and
+  hardly for the task, so it learns the task only if the goals point at it;
 - ``advantage_std``: the spread of the actor's (normalised) advantages; near 0 the actor gets
   no signal to follow.
 

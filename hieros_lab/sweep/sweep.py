@@ -14,15 +14,16 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hieros_lab.config import ConfigError
 from hieros_lab.sweep.experiment import Child, Experiment, load
-from hieros_lab.sweep.lock import sweep_lock
 from hieros_lab.sweep.runner import STOPPED, Job, run_local
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.mlflow_tracker import MlflowTracker
+from hieros_lab.trainer.run_lock import LOCK_FILE, dir_lock
 from hieros_lab.trainer.session import RUN_FILE
 from hieros_lab.trainer.stopping import StopRequest
 
@@ -135,6 +136,20 @@ def check_records(exp: Experiment, root: Path, children: Sequence[Child]) -> Non
             f"{exp.path}: {len(changed)} child run(s) under {root} ran with another config than "
             f"the files give now: {shown}. Their results would mix two configs: move or delete "
             "their run directories (and their MLflow runs) to rerun them, or restore the files")
+
+
+def sweep_lock(root: Path, experiment_file: Path | str) -> AbstractContextManager[None]:
+    """One sweep of an experiment at a time: ``root``'s lock, refused at once if held.
+
+    Two sweeps of one file (say, two ``--only`` subsets side by side) would both resume the
+    same parent run, the first to end marking it FINISHED while the other still runs, and each
+    would rewrite ``sweep.json`` from its own view. The lock is released by the kernel when its
+    holder dies (:func:`~hieros_lab.trainer.run_lock.dir_lock`)."""
+    return dir_lock(root, wait_s=0.0, busy=lambda pid: (
+        f"{experiment_file}: another sweep of this experiment is running (pid {pid}, lock "
+        f"{root / LOCK_FILE}). Wait for it to end or stop it (Ctrl-C), then re-run: it skips "
+        "finished children and resumes the rest. To run more children at once, use one sweep "
+        "with --parallel N"))
 
 
 def dry_run(exp: Experiment, root: Path, say: Callable[[str], None],

@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hieros_lab.config import ConfigError
@@ -32,13 +32,24 @@ def _holder(path: Path) -> str:
         return "unknown"
 
 
-@contextmanager
 def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5,
-                 say: Callable[[str], None] | None = None) -> Iterator[None]:
+                 say: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
     """Hold ``run_dir``'s lock for the block; ConfigError if another process keeps it. ``say``
     hears once that we are waiting."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_FILE
+    return dir_lock(run_dir, wait_s, poll_s, say, busy=lambda pid: (
+        f"{run_dir} is in use by another process (pid {pid}) that kept it for {wait_s:.0f} s; "
+        "stop it, or wait for it to end"))
+
+
+@contextmanager
+def dir_lock(directory: Path, wait_s: float, poll_s: float = 0.5,
+             say: Callable[[str], None] | None = None,
+             busy: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Hold ``directory/.lock`` for the block, waiting up to ``wait_s`` (0: not at all) for
+    another process to release it; then ConfigError with ``busy(holder pid)``. The sweep uses
+    it for ``runs/<experiment>`` (one sweep of a file at a time)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline, told = time.monotonic() + wait_s, False
@@ -48,11 +59,12 @@ def run_dir_lock(run_dir: Path, wait_s: float = WAIT_S, poll_s: float = 0.5,
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise ConfigError(f"{run_dir} is in use by another process (pid "
-                                      f"{_holder(path)}) that kept it for {wait_s:.0f} s; stop "
-                                      "it, or wait for it to end") from None
+                    holder = _holder(path)
+                    raise ConfigError(busy(holder) if busy is not None else
+                                      f"{directory} is in use by another process (pid "
+                                      f"{holder})") from None
                 if not told and say is not None:
-                    say(f"hieros-lab: waiting for pid {_holder(path)} to release {run_dir}")
+                    say(f"hieros-lab: waiting for pid {_holder(path)} to release {directory}")
                     told = True
                 time.sleep(poll_s)
         os.ftruncate(fd, 0)

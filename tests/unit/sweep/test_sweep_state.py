@@ -13,12 +13,13 @@ from mlflow.tracking import MlflowClient
 from hieros_lab import cli, config
 from hieros_lab.config import ConfigError
 from hieros_lab.sweep import experiment
-from hieros_lab.sweep.lock import LOCK_FILE, sweep_lock
 from hieros_lab.sweep.runner import Job
-from hieros_lab.sweep.sweep import SWEEP_FILE, Sweep
+from hieros_lab.sweep.sweep import SWEEP_FILE, Sweep, sweep_lock
+from hieros_lab.trainer.run_lock import LOCK_FILE
 
 TINY = config.GIN_DIR.parent / "experiments" / "tiny_fake.toml"
-HOLD = ("import sys, time; from pathlib import Path; from hieros_lab.sweep.lock import sweep_lock\n"
+HOLD = ("import sys, time; from pathlib import Path\n"
+        "from hieros_lab.sweep.sweep import sweep_lock\n"
         "with sweep_lock(Path(sys.argv[1]), 'x.toml'):\n"
         "    print('held', flush=True); time.sleep(60)\n")
 
