@@ -183,12 +183,17 @@ class S5Sequence(nn.Module):
                  is_first: torch.Tensor, sample: bool = True) -> tuple[Latent, Latent]:
         """Acting step ``[B]``: reset to :meth:`initial` where ``is_first``, prior, posterior."""
         b = is_first.shape[0]
-        init = self.initial(b)
-        def pick(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-            return torch.where(is_first.view(b, *[1] * (old.dim() - 1)), fresh, old)
+        # Most acting steps start no episode: then the reset is the identity and building the
+        # initial state (a prior-head pass) is skipped. The mode of z₀ draws no random numbers,
+        # so skipping it leaves the RNG stream, and every later sample, unchanged.
+        if bool(is_first.any()):
+            init = self.initial(b)
 
-        state = Latent(**{f.name: pick(getattr(init, f.name), getattr(state, f.name))
-                          for f in fields(Latent)})
+            def pick(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+                return torch.where(is_first.view(b, *[1] * (old.dim() - 1)), fresh, old)
+
+            state = Latent(**{f.name: pick(getattr(init, f.name), getattr(state, f.name))
+                              for f in fields(Latent)})
         prev_action = prev_action * (~is_first).to(prev_action.dtype).unsqueeze(-1)
         prior = self.img_step(state, prev_action, sample)
         z, logits = self._posterior(embed, sample)

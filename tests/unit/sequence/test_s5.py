@@ -258,3 +258,25 @@ def test_stochastic_gin_binding() -> None:
                                                 deter_dim=D, hidden=16, stoch_groups=G,
                                                 stoch_classes=C)
     assert model.stochastic is False
+
+
+def test_obs_step_builds_the_initial_state_only_when_an_episode_starts(monkeypatch) -> None:
+    """The reset is skipped when no env starts an episode (a saving of one prior-head pass per
+    acting step); the step is the same with and without the skip."""
+    model = _model()
+    embed, action, _ = _inputs(2)
+    state, _ = model.obs_step(model.initial(3), action[:, 0], embed[:, 0],
+                              torch.ones(3, dtype=torch.bool))
+    none_first = torch.zeros(3, dtype=torch.bool)
+    torch.manual_seed(5)
+    expected = model.obs_step(state, action[:, 1], embed[:, 1], none_first)
+    calls: list[int] = []
+    original = model.initial
+    monkeypatch.setattr(model, "initial", lambda b: calls.append(b) or original(b))
+    torch.manual_seed(5)
+    got = model.obs_step(state, action[:, 1], embed[:, 1], none_first)
+    assert calls == []
+    for a, b in zip(got, expected, strict=True):
+        _close(a, b, atol=0.0)
+    model.obs_step(state, action[:, 1], embed[:, 1], torch.tensor([False, True, False]))
+    assert calls == [3]

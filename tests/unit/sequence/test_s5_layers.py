@@ -208,3 +208,40 @@ def test_block_forward_equals_step(ff_layers: int) -> None:
         torch.testing.assert_close(y, out[:, t], atol=1e-10, rtol=0)
     torch.testing.assert_close(states[0], s1[:, -1])
     torch.testing.assert_close(states[1], s2[:, -1])
+
+
+def _same(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_discretisation_cache_is_exact_and_follows_every_parameter_change() -> None:
+    """Without gradients ``discrete`` is computed once per parameter version; an optimizer step,
+    ``load_state_dict`` and a dtype change each invalidate it, and with gradients it is fresh."""
+    from hieros_lab.nn.optim import Optimizer
+
+    layer = _layer(3, torch.float32)
+    with torch.no_grad():
+        first, again = layer.discrete(), layer.discrete()
+    assert all(x is y for x, y in zip(first, again, strict=True))  # cached: the same tensors
+    assert _same(first, layer._discretize())                        # and bit-identical
+
+    opt = Optimizer(layer.parameters(), lr=1e-2, eps=1e-8, clip=100.0)
+    u = torch.randn(2, 5, H)
+    opt.step(layer(u, torch.zeros(2, 5, dtype=torch.bool))[0].square().mean())
+    with torch.no_grad():
+        after_step = layer.discrete()
+    assert not _same(after_step, first)                 # the AdamW step reached the cache
+    assert _same(after_step, layer._discretize())
+
+    other = _layer(4, torch.float32)
+    layer.load_state_dict(other.state_dict())
+    with torch.no_grad():
+        assert _same(layer.discrete(), other._discretize())
+
+    layer.double()
+    with torch.no_grad():
+        assert layer.discrete()[1].dtype == torch.float64
+
+    with torch.enable_grad():
+        fresh = layer.discrete()
+    assert fresh[1].requires_grad and fresh[1] is not layer.discrete()[1]
