@@ -14,6 +14,10 @@ EPISODES = "episode/count"
 EVAL_SCORE = "eval/score"
 EVAL_SCORE_STD = "eval/score_std"
 EVAL_LENGTH = "eval/length"
+#: Prefix of the sampled-policy evaluation (``Trainer.sampled_eval_episodes``): the same fields
+#: as ``eval/``, e.g. ``eval_sampled/score``.
+EVAL_SAMPLED = "eval_sampled"
+EVAL_SAMPLED_SCORE = f"{EVAL_SAMPLED}/score"
 
 # -- metrics: replay and throughput --------------------------------------------------------------
 REPLAY_SIZE = "replay/size"

@@ -1,5 +1,8 @@
-"""Greedy evaluation on a separate env with its own policy state (fix of spec §1.6: evaluation
-never touches the training policy's memory).
+"""Evaluation on a separate env with its own policy state (fix of spec §1.6: evaluation never
+touches the training policy's memory): greedy (the final score, DESIGN §5) or, beside it, with
+the training policy's sampling (``Trainer.sampled_eval_episodes``). A hierarchy's greedy subgoal
+(the mode of each code group) need not be a goal its sampled ones lead to, so the two can
+disagree; the sampled score shows when they do.
 
 Evaluation also has its own random stream: it runs under a forked torch RNG seeded with
 ``seed``, so the latents it samples neither depend on nor change the training stream. Training
@@ -16,9 +19,10 @@ from hieros_lab.replay.step import Step
 from hieros_lab.trainer.driver import Driver
 
 
-def evaluate(driver: Driver, agent, episodes: int, seed: int = 0,
-             picture_step: int = 16) -> tuple[dict[str, float], np.ndarray | None]:
-    """Run ``episodes`` greedy episodes with torch's RNG forked and seeded with ``seed``.
+def evaluate(driver: Driver, agent, episodes: int, seed: int = 0, picture_step: int = 16,
+             sample: bool = False) -> tuple[dict[str, float], np.ndarray | None]:
+    """Run ``episodes`` greedy (or, with ``sample``, sampling) episodes with torch's RNG forked
+    and seeded with ``seed``.
 
     Returns mean/std/min/max score and mean length, and the agent's subgoal picture taken at
     step ``picture_step`` of the first episode (or its last step), if the agent makes one.
@@ -26,11 +30,11 @@ def evaluate(driver: Driver, agent, episodes: int, seed: int = 0,
     devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        return _episodes(driver, agent, episodes, picture_step)
+        return _episodes(driver, agent, episodes, picture_step, sample)
 
 
-def _episodes(driver: Driver, agent, episodes: int,
-              picture_step: int) -> tuple[dict[str, float], np.ndarray | None]:
+def _episodes(driver: Driver, agent, episodes: int, picture_step: int,
+              sample: bool) -> tuple[dict[str, float], np.ndarray | None]:
     scores: list[float] = []
     lengths: list[int] = []
     state = None
@@ -39,7 +43,7 @@ def _episodes(driver: Driver, agent, episodes: int,
 
     def policy(step: Step) -> int:
         nonlocal state, picture, seen
-        action, state = agent.act(step, None if step.is_first else state, sample=False)
+        action, state = agent.act(step, None if step.is_first else state, sample=sample)
         seen += 1
         if not scores and (seen == picture_step or step.is_last) and picture is None:
             make = getattr(agent, "subgoal_picture", None)

@@ -33,6 +33,9 @@ from hieros_lab.trainer.schedule import Ratio, every, planned_updates
 from hieros_lab.trainer.stopping import StopRequest
 
 EVAL_SEED_OFFSET = 1_000_003
+#: Seed offset of the sampled-policy evaluation's env: its own env, so that turning it on changes
+#: neither the greedy evaluation's episodes nor training.
+SAMPLED_EVAL_SEED_OFFSET = 2_000_003
 
 
 def resolve_device(device: str) -> torch.device:
@@ -72,6 +75,8 @@ class Trainer:
         log_every: env steps between logs of averaged training metrics.
         eval_every: env steps between greedy evaluations (0: only the final one).
         eval_episodes: episodes per evaluation.
+        sampled_eval_episodes: episodes of the sampling (training) policy per evaluation, on an
+            env of their own, logged as ``eval_sampled/*`` beside the greedy ``eval/*``; 0: none.
         checkpoint_every: env steps between checkpoints (0: only at the end / on interrupt).
         seed: seeds torch, the replay sampler and the envs.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -81,10 +86,14 @@ class Trainer:
                  agent: Callable[..., Agent], steps: int = 100_000,
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
-                 device: str = "auto") -> None:
+                 device: str = "auto", sampled_eval_episodes: int = 0) -> None:
         for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
+        if sampled_eval_episodes < 0:
+            raise ValueError(f"Trainer.sampled_eval_episodes must be >= 0, got "
+                             f"{sampled_eval_episodes}")
+        self.sampled_eval_episodes = sampled_eval_episodes
         if not train_ratio > 0:  # also NaN: a ratio of 0 would run to the end without training
             raise ValueError(f"Trainer.train_ratio must be > 0, got {train_ratio}")
         self.env_factory, self.tracker_factory, self.agent_factory = env, tracker, agent
@@ -106,6 +115,7 @@ class Trainer:
         check_env(env, getattr(self.env_factory, "__name__", "env"))
         self.driver = Driver(env, self.seed)
         self.eval_driver: Driver | None = None
+        self.sampled_eval_driver: Driver | None = None
         self.agent = self.agent_factory(obs_space=env.observation_space,
                                         num_actions=int(env.action_space.n), seed=self.seed,
                                         device=self.device)
@@ -275,8 +285,21 @@ class Trainer:
                 self.eval_driver = Driver(self.env_factory(seed=seed), seed)
             result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
                                        seed=self.seed + EVAL_SEED_OFFSET + self.step)
+            sampled = self._sampled_eval()
         self.journal.add({f"eval/{k}": v for k, v in result.items()}, self.step)
+        self.journal.add({f"{keys.EVAL_SAMPLED}/{k}": v for k, v in sampled.items()}, self.step)
         self.eval_due = False
         if picture is not None:
             tracker.log_image(picture, f"{keys.SUBGOALS}/step_{self.step:09d}.png")
+        return result
+
+    def _sampled_eval(self) -> dict[str, float]:
+        """The sampling policy's evaluation (``sampled_eval_episodes``), or {} when off."""
+        if not self.sampled_eval_episodes:
+            return {}
+        if self.sampled_eval_driver is None:
+            seed = self.seed + SAMPLED_EVAL_SEED_OFFSET
+            self.sampled_eval_driver = Driver(self.env_factory(seed=seed), seed)
+        result, _ = evaluate(self.sampled_eval_driver, self.agent, self.sampled_eval_episodes,
+                             seed=self.seed + SAMPLED_EVAL_SEED_OFFSET + self.step, sample=True)
         return result

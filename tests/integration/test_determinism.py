@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from hieros_lab import config
+from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import NullTracker
 from hieros_lab.trainer.loop import Trainer
 
@@ -49,3 +50,28 @@ def test_same_seed_same_metrics(case, tmp_path):
     assert a == b
     c = _metrics(case, 4, tmp_path / "c")
     assert a != c
+
+
+def test_sampled_evaluation_changes_neither_training_nor_the_greedy_evaluation(tmp_path):
+    """``Trainer.sampled_eval_episodes`` adds ``eval_sampled/*`` at every evaluation, from an env
+    and a random stream of its own: every other metric stays bit-identical (a hierarchy case,
+    whose greedy and sampled subgoals differ most)."""
+    plain = _metrics("pinpad3_2_levels", 3, tmp_path / "a")
+    config.parse(["debug.gin", "envs/pinpad.gin", "hierarchy/levels_2.gin"],
+                 [*PINPAD, "Agent.k = 2", "Trainer.seed = 3", "Trainer.steps = 80",
+                  "Trainer.eval_every = 40", "Trainer.eval_episodes = 1",
+                  "Trainer.sampled_eval_episodes = 2", "Trainer.tracker = @null"])
+    trainer = Trainer()
+    trainer.build()
+    tracker = NullTracker()
+    tracker.start("det")
+    trainer.fit(tracker, tmp_path / "b", progress=False)
+    with_sampled = [(step, {k: v for k, v in m.items() if not k.startswith("perf/")})
+                    for step, m in tracker.metrics_log()]
+    sampled_steps = [step for step, m in with_sampled if keys.EVAL_SAMPLED_SCORE in m]
+    assert sampled_steps == [step for step, m in plain if keys.EVAL_SCORE in m] == [40, 80]
+    assert all(m[f"{keys.EVAL_SAMPLED}/episodes"] == 2.0 for _, m in with_sampled
+               if keys.EVAL_SAMPLED_SCORE in m)
+    stripped = [(step, {k: v for k, v in m.items() if not k.startswith(keys.EVAL_SAMPLED)})
+                for step, m in with_sampled]
+    assert [(s, m) for s, m in stripped if m] == [(s, m) for s, m in plain if m]
