@@ -129,6 +129,25 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
     return out
 
 
+def _sampled_section(r: TaskResult) -> list[str]:
+    """Greedy against sampled final scores per seed, for the arms whose runs logged the sampled
+    evaluation (``Trainer.sampled_eval_episodes``); nothing when none did."""
+    rows = []
+    for a in r.arms:
+        pairs = [(row.seed, row.final_score, row.metrics.get(keys.EVAL_SAMPLED_SCORE))
+                 for row in a.rows]
+        if any(sampled is not None for _, _, sampled in pairs):
+            rows.append([f"`{a.arm}`", ", ".join(
+                f"{seed}: {fmt(greedy)} / {DASH if sampled is None else fmt(sampled)}"
+                for seed, greedy, sampled in pairs)])
+    if not rows:
+        return []
+    return ["Greedy against sampled policy at the last evaluation (`Trainer."
+            "sampled_eval_episodes`; the final score is the greedy one). A hierarchy's greedy "
+            "subgoal need not be one its sampled subgoals lead to.", "",
+            *table(["arm", "seed: greedy / sampled"], rows)]
+
+
 def _task_section(r: TaskResult, figure: str | None) -> list[str]:
     base = r.exp.baseline
     rows = []
@@ -154,6 +173,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]
     out += _budget_line(r)
+    out += _sampled_section(r)
     out += _signals_section(r)
     if r.missing:
         out += [f"Not run yet or not finished ({len(r.missing)}): "

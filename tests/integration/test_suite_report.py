@@ -54,6 +54,8 @@ def _log_runs(client: MlflowClient, name: str) -> None:
                    Metric(keys.WALL_S, 60.0 * (seed + 1), ts, 200),
                    *(Metric(key, value + 0.01 * seed, ts, 200) for (key, _), value in
                      zip(signals.SIGNALS, SIGNALS[arm], strict=True) if value is not None)]
+        if arm == "two":  # the sampled-policy evaluation was on for this arm only
+            metrics.append(Metric(keys.EVAL_SAMPLED_SCORE, 30.0 + seed, ts, 200))
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123")]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
@@ -165,3 +167,10 @@ def test_a_suite_file_with_an_unknown_baseline_fails_before_reading(tmp_path, ml
     assert code == 2
     assert "baseline 'three' is not an arm" in capsys.readouterr().err
     assert not Path(tmp_path / "p.md").exists()
+
+
+def test_sampled_evaluation_is_tabled_beside_the_greedy_score(page):
+    text = page.read_text()
+    assert "| arm | seed: greedy / sampled |" in text
+    assert "| `two` | 0: 50.00 / 30.00, 1: 51.00 / 31.00 |" in text
+    assert "| `one` | 0: 10.00 /" not in text  # arm one logged no sampled evaluation
