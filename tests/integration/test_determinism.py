@@ -27,12 +27,12 @@ CASES = {
 }
 
 
-def _metrics(case: str, seed: int, tmp_path) -> list:
+def _metrics(case: str, seed: int, tmp_path, extra: tuple[str, ...] = ()) -> list:
     files, bindings = CASES[case]
     config.parse(["debug.gin", *files], [*bindings, f"Trainer.seed = {seed}",
                                          "Trainer.steps = 80", "Trainer.eval_every = 40",
                                          "Trainer.eval_episodes = 1",
-                                         "Trainer.tracker = @null"])
+                                         "Trainer.tracker = @null", *extra])
     trainer = Trainer()
     trainer.build()
     tracker = NullTracker()
@@ -57,17 +57,8 @@ def test_sampled_evaluation_changes_neither_training_nor_the_greedy_evaluation(t
     and a random stream of its own: every other metric stays bit-identical (a hierarchy case,
     whose greedy and sampled subgoals differ most)."""
     plain = _metrics("pinpad3_2_levels", 3, tmp_path / "a")
-    config.parse(["debug.gin", "envs/pinpad.gin", "hierarchy/levels_2.gin"],
-                 [*PINPAD, "Agent.k = 2", "Trainer.seed = 3", "Trainer.steps = 80",
-                  "Trainer.eval_every = 40", "Trainer.eval_episodes = 1",
-                  "Trainer.sampled_eval_episodes = 2", "Trainer.tracker = @null"])
-    trainer = Trainer()
-    trainer.build()
-    tracker = NullTracker()
-    tracker.start("det")
-    trainer.fit(tracker, tmp_path / "b", progress=False)
-    with_sampled = [(step, {k: v for k, v in m.items() if not k.startswith("perf/")})
-                    for step, m in tracker.metrics_log()]
+    with_sampled = _metrics("pinpad3_2_levels", 3, tmp_path / "b",
+                            ("Trainer.sampled_eval_episodes = 2",))
     sampled_steps = [step for step, m in with_sampled if keys.EVAL_SAMPLED_SCORE in m]
     assert sampled_steps == [step for step, m in plain if keys.EVAL_SCORE in m] == [40, 80]
     assert all(m[f"{keys.EVAL_SAMPLED}/episodes"] == 2.0 for _, m in with_sampled
