@@ -1,4 +1,5 @@
-"""Command line: ``hieros-lab train | components | bench`` (also ``python -m hieros_lab``)."""
+"""Command line: ``hieros-lab train | components | bench | sweep | report | archive`` (also
+``python -m hieros_lab``)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_parser(sub)
     _sweep_parser(sub)
     _report_parser(sub)
+    _archive_parser(sub)
     return parser
 
 
@@ -231,6 +233,53 @@ def _suite_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("archive", help="export finished runs to a file / import them",
+                       description="Carry runs between MLflow stores (a fresh clone has "
+                       "none): `export` writes the FINISHED runs of experiments to a .jsonl.gz "
+                       "file; `import` loads such files into the current store and restores "
+                       "the sweep's run directories, so `hieros-lab report` sees the runs and "
+                       "`hieros-lab sweep` skips them. Example: hieros-lab archive import "
+                       "docs/runs/*.jsonl.gz")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    ex = verbs.add_parser("export", help="write experiments' finished runs to a file")
+    ex.add_argument("--experiment", action="append", required=True, metavar="NAME",
+                    help="MLflow experiment (an experiment file's name; repeatable)")
+    ex.add_argument("--out", type=Path, required=True, metavar="FILE",
+                    help="archive to write, e.g. docs/runs/validation_pinpad.jsonl.gz")
+    im = verbs.add_parser("import", help="load archives into the current MLflow store")
+    im.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    for q in (ex, im):
+        q.add_argument("--runs_dir", type=Path, default=Path("runs"),
+                       help="root of the sweep's run directories (default runs/)")
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from hieros_lab.analysis import runs
+    from hieros_lab.tracking import archive, archive_rundirs
+    from hieros_lab.tracking.base import TrackerError
+    from hieros_lab.trainer.session import to_stderr
+
+    try:
+        if args.verb == "export":
+            client = runs.open_client()
+            count = archive.export_experiments(client, args.experiment, args.out,
+                                               archive_rundirs.reader(args.runs_dir),
+                                               say=to_stderr)
+            print(f"wrote {count} runs to {args.out}")
+            return 0
+        records = [rec for f in args.files for rec in archive.read_lines(f)[1]]
+        uri = runs.tracking_uri()
+        result = archive.import_records(records, uri, say=to_stderr)
+        dirs = archive_rundirs.restore(records, result.ids, args.runs_dir, uri, say=to_stderr)
+    except (archive.ArchiveError, runs.ReportError, TrackerError) as err:
+        print(f"hieros-lab: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"imported {len(result.imported)} runs ({len(result.present)} already in the store); "
+          f"restored {len(dirs)} run directories under {args.runs_dir}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
@@ -265,4 +314,6 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return cmd_sweep(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "archive":
+        return cmd_archive(args)
     return cmd_bench(args)

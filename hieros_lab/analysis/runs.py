@@ -62,6 +62,12 @@ class RunRecord:
     tags: Mapping[str, str] = field(default_factory=dict)  # every tag of the run
     metrics: Mapping[str, float] = field(default_factory=dict)  # latest value of each metric
 
+    @property
+    def first_id(self) -> str:
+        """The id the run was first logged under: its own, or for a run imported from an
+        archive the one in :data:`keys.ARCHIVED_RUN_ID` (stable across stores)."""
+        return self.tags.get(keys.ARCHIVED_RUN_ID, self.run_id)
+
 
 def tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the cwd (DESIGN §4)."""

@@ -111,7 +111,7 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
         wall = max(0, rec.end_time - rec.start_time) / 1000.0
     return RunRow(exp.name, rec.game, rec.arm, int(rec.seed), float(rec.final_score), final_step,
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
-                  rec.tags.get(keys.GIT_SHA, "?"), rec.run_id, dict(rec.metrics))
+                  rec.tags.get(keys.GIT_SHA, "?"), rec.first_id, dict(rec.metrics))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:
@@ -130,8 +130,8 @@ def collect(client: MlflowClient, exp: Experiment, random_fn: RandomFn, reps: in
     expected = {(c.arm, c.game, str(c.seed)) for c in exp.expand()}
     records = [r for r in _records(client, exp) if (r.arm, r.game, r.seed) in expected]
     sel = select_runs(records)
-    history = {rec.run_id: runs.fetch_curve(client, rec.run_id, keys.EVAL_SCORE)
-               for rec in sel.used.values()}  # (steps, scores) of every used run
+    history = {rec.first_id: runs.fetch_curve(client, rec.run_id, keys.EVAL_SCORE)
+               for rec in sel.used.values()}  # (steps, scores) of every used run, by first id
     out = []
     for t, task in enumerate(exp.games):
         first = exp.child(exp.arms[0], task, exp.seeds[0])
@@ -139,7 +139,7 @@ def collect(client: MlflowClient, exp: Experiment, random_fn: RandomFn, reps: in
         rand_iv = mean_ci(np.array(list(random.values())))
         arms = []
         for arm in exp.arms:
-            rows = sorted((_row(exp, rec, int(history[rec.run_id][0][-1]))
+            rows = sorted((_row(exp, rec, int(history[rec.first_id][0][-1]))
                            for (a, g, _), rec in sel.used.items()
                            if a == arm.name and g == task), key=lambda r: r.seed)
             iv = mean_ci(np.array([r.final_score for r in rows])) if rows else None

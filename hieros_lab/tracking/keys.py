@@ -58,6 +58,11 @@ ABLATION = "ablation"
 ARM = "arm"
 GAME = "game"
 SEED = "seed"
+#: An imported run (``hieros-lab archive import``): the id it had where it was first logged,
+#: which reports show so that their CSVs do not change with the store.
+ARCHIVED_RUN_ID = "hieros.archive.run_id"
+#: Set on an imported run once all of it is logged (an import cut short leaves it unset).
+ARCHIVE_COMPLETE = "hieros.archive.complete"
 
 # -- artifacts -----------------------------------------------------------------------------------
 OPERATIVE_CONFIG = "config/operative_config.gin"
