@@ -40,7 +40,7 @@ ActionsFn = Callable[[Sequence[str], Sequence[str]], int]
 #: Columns of ``scores.csv``: what a rerun of the suite on the same machine kind reproduces.
 SCORE_COLUMNS = ("experiment", "task", "arm", "seed", "final_score", "env_steps")
 #: Columns of ``runs.csv``: the same rows plus what differs between reruns.
-RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id")
+RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id", "cpu_capability")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class RunRow:
     wall_s: float  # perf/wall_s; MLflow end - start for runs that predate it
     git_sha: str
     run_id: str
+    cpu_capability: str  # torch's kernels on the machine it ran on (AVX2, ...; '?' if unknown)
     metrics: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -111,7 +112,8 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
         wall = max(0, rec.end_time - rec.start_time) / 1000.0
     return RunRow(exp.name, rec.game, rec.arm, int(rec.seed), float(rec.final_score), final_step,
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
-                  rec.tags.get(keys.GIT_SHA, "?"), rec.first_id, dict(rec.metrics))
+                  rec.tags.get(keys.GIT_SHA, "?"), rec.first_id,
+                  rec.tags.get(keys.HOST_CPU_CAPABILITY, "?"), dict(rec.metrics))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:

@@ -54,6 +54,12 @@ GIT_SHA = "git_sha"
 #: the training-runs table and charts instead of the GenAI views (Traces, Judges).
 EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
+#: The machine a run (its last part, when resumed elsewhere) trained on (trainer/host.py).
+HOST_CPU = "host.cpu"
+HOST_CPU_CAPABILITY = "host.cpu_capability"  # torch's kernel choice: AVX2, AVX512, ...
+HOST_TORCH = "host.torch"
+HOST_CORES = "host.cores"
+HOST_THREADS = "host.threads"
 ABLATION = "ablation"
 ARM = "arm"
 GAME = "game"

@@ -24,6 +24,7 @@ from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker, flatten_gin_params
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer import config_record
+from hieros_lab.trainer.host import host_tags
 from hieros_lab.trainer.loop import Trainer
 from hieros_lab.trainer.run_lock import run_dir_lock
 from hieros_lab.trainer.stopping import StopRequest
@@ -221,7 +222,8 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
                              keys.INACTIVE_BINDINGS)
         levels = str(trainer.agent.num_levels)
         tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
-                          keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed), **spec.tags})
+                          keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
+                          **host_tags(), **spec.tags})
         result = trainer.fit(tracker, root, progress=progress, stop=stop)
         status = "FINISHED"
         return result

@@ -57,7 +57,8 @@ def _log_runs(client: MlflowClient, name: str) -> None:
         if arm == "two":  # the sampled-policy evaluation was on for this arm only
             metrics.append(Metric(keys.EVAL_SAMPLED_SCORE, 30.0 + seed, ts, 200))
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
-                RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123")]
+                RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123"),
+                *([RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")] if arm == "one" else [])]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
         client.set_terminated(run.info.run_id, "FINISHED")
     running = client.create_run(exp_id, run_name="two/cart/seed2")  # still going: excluded
@@ -146,6 +147,10 @@ def test_csvs_hold_every_finished_run(page):
     with (folder / "runs.csv").open() as f:
         runs = list(csv.DictReader(f))
     assert [r["wall_s"] for r in runs] == ["60", "120", "180", "60", "120"]
+    # the machine kind a rerun must match; '?' for runs made before runs recorded it
+    assert [r["cpu_capability"] for r in runs] == ["AVX2"] * 3 + ["?"] * 2
+    assert "CPU capability (torch's kernels) they ran with: AVX2 (3 runs), ? (2 runs)" in (
+        page.read_text())
 
 
 @pytest.mark.parametrize("iv, seeds, needle", [

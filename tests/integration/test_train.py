@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 
 @pytest.mark.parametrize("sequence", ["s5", "rssm"])
@@ -20,6 +21,9 @@ def test_train_logs_a_complete_mlflow_run(train, client, only_run, sequence):
     assert tags["component.env"] == "fake"
     assert tags["component.tracker"] == "mlflow"
     assert tags["hierarchy.levels"] == "1" and tags["seed"] == "0"
+    # the machine the numbers come from: results are exact only on the same CPU capability
+    assert tags["host.cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert tags["host.torch"] == torch.__version__ and tags["host.cpu"]
     params = run.data.params
     assert params["Trainer.steps"] == "120" and params["Agent.batch_size"] == "4"
     metrics = run.data.metrics
