@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,8 @@ def _texts(client: MlflowClient, run_id: str) -> dict[str, str]:
     read: artifacts are a convenience of the archive, metrics and tags are its content)."""
     import mlflow.artifacts
 
+    # MLflow draws a progress bar per downloaded file; an export reads hundreds of small ones.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     out: dict[str, str] = {}
     try:
         listing = client.list_artifacts(run_id, TEXT_DIR)
