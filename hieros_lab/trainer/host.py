@@ -2,9 +2,10 @@
 
 Float results depend on the CPU's vector unit: torch picks its kernels by the CPU capability
 (AVX2, AVX512, ...), and a different kernel sums in another order. Measured: the same Pinpad
-run (same commit, config and seed) scored 74.3 on an AVX-512 machine and 74.7 on an AVX2 one,
-and took 848 s against 1,573 s. So each run records its CPU, torch's capability, the torch build
-and the threads, and a rerun is compared with runs of the same ``host.cpu_capability``.
+run (same config and seed) scored 74.3 on the machine of session 6 (its CPU not recorded) and
+74.7 on an AVX2 one, and took 848 s against 1,573 s. So each run records its CPU, torch's
+capability, the torch build and the threads, and a rerun is compared with runs of the same
+``host.cpu_capability``.
 """
 
 from __future__ import annotations
