@@ -128,7 +128,7 @@ def _search_all(client: MlflowClient, experiment_id: str) -> list[Run]:
             return runs
 
 
-def _texts(client: MlflowClient, run_id: str) -> dict[str, str]:
+def _texts(client: MlflowClient, run: Run) -> dict[str, str]:
     """Every text artifact under ``config/`` of a run (empty if it has none or none can be
     read: artifacts are a convenience of the archive, metrics and tags are its content)."""
     import mlflow.artifacts
@@ -137,15 +137,14 @@ def _texts(client: MlflowClient, run_id: str) -> dict[str, str]:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     out: dict[str, str] = {}
     try:
-        listing = client.list_artifacts(run_id, TEXT_DIR)
+        listing = client.list_artifacts(run.info.run_id, TEXT_DIR)
     except Exception:
         return out
     for item in listing:
         if item.is_dir:
             continue
         try:
-            out[item.path] = mlflow.artifacts.load_text(
-                f"{client.get_run(run_id).info.artifact_uri}/{item.path}")
+            out[item.path] = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{item.path}")
         except Exception:
             continue
     return out
@@ -170,7 +169,7 @@ def run_record(client: MlflowClient, run: Run, ids: dict[str, str],
     return {"run_id": original_id(run), "experiment": None, "run_name": info.run_name,
             "status": info.status, "start_time": int(info.start_time or 0),
             "end_time": int(info.end_time or 0), "tags": tags, "params": dict(data.params),
-            "metrics": metrics, "texts": _texts(client, info.run_id), "run_dir": saved}
+            "metrics": metrics, "texts": _texts(client, run), "run_dir": saved}
 
 
 def export_experiments(client: MlflowClient, names: Sequence[str], path: Path,

@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.mlflow_tracker import PARENT_RUN_TAG
+from hieros_lab.trainer.config_record import CONFIG_FILE
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
 
-RUN_FILE = "run.json"  # hieros_lab.trainer.session.RUN_FILE (not imported: torch-free here)
-CONFIG_FILE = "config.gin"  # hieros_lab.trainer.config_record.CONFIG_FILE
-SWEEP_FILE = "sweep.json"  # hieros_lab.sweep.sweep.SWEEP_FILE
+# The run directory's files. session.py and sweep.py define RUN_FILE and SWEEP_FILE, but
+# importing them imports torch (seconds). An import must not need it, so the names are
+# repeated here; tests/integration/test_archive.py checks that they match.
+RUN_FILE = "run.json"
+SWEEP_FILE = "sweep.json"
 SWEEP_TAGS = (keys.ABLATION, keys.ARM, keys.GAME, keys.SEED)
 
 

@@ -135,3 +135,14 @@ def test_a_damaged_archive_is_refused_naming_file_and_line(tmp_path, monkeypatch
     assert cli.main(["archive", "import", str(path)]) == 2
     assert f"{path}:1: not a {archive.FORMAT} archive" in capsys.readouterr().err
     assert not (tmp_path / "mlflow.db").exists()  # refused before any store was opened
+
+
+def test_the_run_directory_names_are_the_sweeps():
+    """archive_rundirs repeats these names to stay torch-free; they must not drift apart."""
+    from hieros_lab.sweep import sweep
+    from hieros_lab.tracking import archive_rundirs
+    from hieros_lab.trainer import config_record, session
+
+    assert archive_rundirs.RUN_FILE == session.RUN_FILE
+    assert archive_rundirs.SWEEP_FILE == sweep.SWEEP_FILE
+    assert archive_rundirs.CONFIG_FILE == config_record.CONFIG_FILE
