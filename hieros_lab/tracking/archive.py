@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hieros_lab.tracking import keys
+from hieros_lab.tracking.archive_rundirs import RUN_FILE
 from hieros_lab.tracking.mlflow_tracker import (
     METRICS_PER_BATCH,
     PARAMS_PER_BATCH,
@@ -150,9 +151,10 @@ def _texts(client: MlflowClient, run: Run) -> dict[str, str]:
     return out
 
 
-def run_record(client: MlflowClient, run: Run, ids: dict[str, str],
+def run_record(client: MlflowClient, experiment: str, run: Run, ids: dict[str, str],
                run_dir: Callable[[Run], dict[str, Any]]) -> dict[str, Any]:
-    """One run as an archive line; ``ids`` maps store ids to original ids (for the parent)."""
+    """One run of ``experiment`` as an archive line; ``ids`` maps store ids to original ids
+    (for the parent)."""
     info, data = run.info, run.data
     tags = {k: v for k, v in data.tags.items() if k not in (ARCHIVED_ID, COMPLETE)}
     if PARENT_RUN_TAG in tags:
@@ -163,10 +165,10 @@ def run_record(client: MlflowClient, run: Run, ids: dict[str, str],
                             client.tracking_uri, f"read {key} of run {info.run_id}")
         metrics[key] = sorted([int(m.step), int(m.timestamp), float(m.value)] for m in hist)
     saved = run_dir(run)
-    if "run.json" in saved:  # ids as in the archive, so a round trip writes the same bytes
-        saved["run.json"] = {**saved["run.json"], "run_id": original_id(run),
-                             "parent_run_id": tags.get(PARENT_RUN_TAG)}
-    return {"run_id": original_id(run), "experiment": None, "run_name": info.run_name,
+    if RUN_FILE in saved:  # ids as in the archive, so a round trip writes the same bytes
+        saved[RUN_FILE] = {**saved[RUN_FILE], "run_id": original_id(run),
+                           "parent_run_id": tags.get(PARENT_RUN_TAG)}
+    return {"run_id": original_id(run), "experiment": experiment, "run_name": info.run_name,
             "status": info.status, "start_time": int(info.start_time or 0),
             "end_time": int(info.end_time or 0), "tags": tags, "params": dict(data.params),
             "metrics": metrics, "texts": _texts(client, run), "run_dir": saved}
@@ -192,9 +194,7 @@ def export_experiments(client: MlflowClient, names: Sequence[str], path: Path,
             raise ArchiveError(f"experiment {name!r} has no FINISHED runs tagged "
                                f"'{keys.ARM}' in {client.tracking_uri}")
         for run in sorted(chosen, key=lambda r: (r.info.start_time or 0, original_id(r))):
-            record = run_record(client, run, ids, run_dir)
-            record["experiment"] = name
-            records.append(record)
+            records.append(run_record(client, name, run, ids, run_dir))
             say(f"  {name}: {run.info.run_name} ({run.info.status})")
     header = {"format": FORMAT, "experiments": list(names)}
     return write_lines(path, header, records)

@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.mlflow_tracker import PARENT_RUN_TAG
-from hieros_lab.trainer.config_record import CONFIG_FILE
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
 
-# The run directory's files. session.py and sweep.py define RUN_FILE and SWEEP_FILE, but
-# importing them imports torch (seconds). An import must not need it, so the names are
-# repeated here; tests/integration/test_archive.py checks that they match.
+# The run directory's files, defined by trainer/session.py, trainer/config_record.py and
+# sweep/sweep.py. tracking sits below both in the import layers (tests/unit/
+# test_import_layers.py) and must not import torch for an import, so the names are repeated
+# here; tests/integration/test_archive.py checks that they match.
 RUN_FILE = "run.json"
+CONFIG_FILE = "config.gin"
 SWEEP_FILE = "sweep.json"
 SWEEP_TAGS = (keys.ABLATION, keys.ARM, keys.GAME, keys.SEED)
 
