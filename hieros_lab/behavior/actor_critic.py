@@ -31,6 +31,11 @@ each update (:meth:`start_indices`, applied by the level so that goals and c_0 s
 the behaviour update costs about M / N as much, which pays for a longer ``horizon`` at the same
 cost per update.
 
+Warm-up. ``warmup = W > 0`` (not in the spec, whose actor and critics have none, §7.1) ramps
+the actor's and critics' learning rates linearly from lr / W to lr over their first W updates,
+as the world model's are: an actor trained at full rate on an untrained world model's dreams can
+commit to one action before that model predicts anything.
+
 Modes. Actor and critics are in eval mode except while their own losses are computed
 (:func:`~hieros_lab.nn.modes.training`); the rollout runs the actor in train mode because the
 actor loss is computed from its outputs, and the world model in eval mode.
@@ -79,8 +84,12 @@ class ActorCritic(nn.Module):
                  normalize_advantages: bool = True, weight_decay: float = 0.0,
                  heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
                  action_groups: int = 1, actor_out_scale: float = 1.0,
-                 center_advantages: bool = False, starts: int | None = None) -> None:
+                 center_advantages: bool = False, starts: int | None = None,
+                 warmup: int = 0) -> None:
         super().__init__()
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ValueError(f"ActorCritic.warmup must be an integer >= 0 (updates), got "
+                             f"{warmup!r}")
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 (one return needs two states), got {horizon}")
         if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int)
@@ -103,11 +112,11 @@ class ActorCritic(nn.Module):
         self.critics = nn.ModuleDict({h: Critic(width, units, layers) for h in self.heads})
         self.normalizers = nn.ModuleDict({h: ReturnNormalizer() for h in self.heads})
         self._opts = {"actor": Optimizer(self.actor.parameters(), actor_lr, actor_eps,
-                                         actor_clip, weight_decay=weight_decay)}
+                                         actor_clip, warmup=warmup, weight_decay=weight_decay)}
         for head in self.heads:
             self._opts[self._name("critic", head)] = Optimizer(
                 self.critics[head].net.parameters(), critic_lr, critic_eps, critic_clip,
-                weight_decay=weight_decay)
+                warmup=warmup, weight_decay=weight_decay)
         self.eval()  # train mode only inside its own losses (DESIGN §8)
 
     @property

@@ -215,3 +215,20 @@ def test_start_indices_draw_distinct_starts_or_all(toy_model):
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="ActorCritic.starts must be a positive integer"):
             _learner(model, starts=bad)
+
+
+def test_warmup_ramps_actor_and_critic_lr(toy_model):
+    model = toy_model()
+    ac = _learner(model, actor_lr=1e-3, critic_lr=2e-3, warmup=4)
+    opts = ac.optimizers()
+    for k in range(1, 6):  # update k runs at lr * min(1, k / 4)
+        _train_step(ac, model, model.start(12))
+        scale = min(1.0, k / 4)
+        assert opts["actor"].opt.param_groups[0]["lr"] == pytest.approx(1e-3 * scale)
+        assert opts["critic"].opt.param_groups[0]["lr"] == pytest.approx(2e-3 * scale)
+    plain = _learner(model, actor_lr=1e-3, critic_lr=2e-3)  # default 0: full rate at once
+    _train_step(plain, model, model.start(12))
+    assert plain.optimizers()["actor"].opt.param_groups[0]["lr"] == 1e-3
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="ActorCritic.warmup must be an integer >= 0"):
+            _learner(model, warmup=bad)
