@@ -18,6 +18,7 @@ std over the imagined states (``rewards/<key>_mean``, ``rewards/<key>_std``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +34,18 @@ from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.rewards.base import RewardContext, RewardMixer, RewardSource
 from hieros_lab.sequence.base import Latent
+from hieros_lab.world_model.acting_window import ActingWindow
 from hieros_lab.world_model.world_model import WorldModel
 
 
 @dataclass
 class PolicyState:
-    """Acting memory of a level: last real state ``latent [B]`` and ``prev_action [B, A]``."""
+    """Acting memory of a level: last real state ``latent [B]``, ``prev_action [B, A]`` and,
+    when its world model acts from a window (``WorldModel.act_context > 0``), that window."""
 
     latent: Latent
     prev_action: torch.Tensor
+    window: ActingWindow | None = None
 
 
 def select_sources(built: Sequence[RewardSource], index: int,
@@ -179,24 +183,31 @@ class Level(nn.Module):
     # -- acting -----------------------------------------------------------------------------------
     def initial_policy_state(self, batch: int, device: torch.device) -> PolicyState:
         latent = self.world_model.initial(batch)
-        return PolicyState(latent, torch.zeros(batch, self.num_actions, device=device))
+        return PolicyState(latent, torch.zeros(batch, self.num_actions, device=device),
+                           self.world_model.empty_window(batch))
 
     @torch.no_grad()
     def observe(self, state: PolicyState, obs: torch.Tensor, is_first: torch.Tensor,
-                sample: bool) -> Latent:
-        """Real state ``[B]`` for ``obs [B, ...]`` given the state before it."""
-        return self.world_model.obs_step(state.latent, state.prev_action, obs, is_first,
-                                         sample=sample)
+                sample: bool) -> PolicyState:
+        """The acting memory after ``obs [B, ...]`` (its ``latent``: the real state ``[B]``)."""
+        wm = self.world_model
+        if state.window is None:
+            latent = wm.obs_step(state.latent, state.prev_action, obs, is_first, sample=sample)
+            return dataclasses.replace(state, latent=latent)
+        latent, window = wm.window_step(state.window, state.prev_action, obs, is_first,
+                                        sample=sample)
+        return dataclasses.replace(state, latent=latent, window=window)
 
     @torch.no_grad()
-    def act(self, latent: Latent, goal_code: torch.Tensor | None,
+    def act(self, state: PolicyState, goal_code: torch.Tensor | None,
             sample: bool) -> tuple[torch.Tensor, PolicyState]:
-        """One-hot action ``[B, A]`` for the real state ``latent`` and the parent's code."""
+        """One-hot action ``[B, A]`` for the real state ``state.latent`` and the parent's code;
+        and the memory with that action as the next step's ``prev_action``."""
         wm = self.world_model
-        features = wm.actor_input(latent, wm.predict(latent))
+        features = wm.actor_input(state.latent, wm.predict(state.latent))
         action = self.actor_critic.act(features, sample=sample,
                                        condition=self.condition(goal_code))
-        return action, PolicyState(latent, action)
+        return action, dataclasses.replace(state, prev_action=action)
 
 
 def reward_stats(rewards: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -75,17 +75,16 @@ def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: in
             flags = higher.is_first, higher.is_last, higher.is_terminal
         obs_t = _obs_tensor(obs, device)
         # Posterior latents are sampled in evaluation too; only the actors turn greedy there.
-        latent = level.observe(state.policy[i], obs_t, torch.tensor([flags[0]], device=device),
-                               sample=True)
-        state.policy[i] = PolicyState(latent, state.policy[i].prev_action)
+        state.policy[i] = level.observe(state.policy[i], obs_t,
+                                        torch.tensor([flags[0]], device=device), sample=True)
         if i < len(levels) - 1:
-            state.abstractions[i].push(latent.feat()[0], reward, flags[0])
+            state.abstractions[i].push(state.policy[i].latent.feat()[0], reward, flags[0])
         pending[i] = (np.asarray(obs), float(reward), flags)
     records: list[tuple[int, Step]] = []
     for i in sorted(pending, reverse=True):  # top-down
         level = levels[i]
         goal = state.outputs[i + 1] if level.has_parent else None
-        action, state.policy[i] = level.act(state.policy[i].latent, goal, sample)
+        action, state.policy[i] = level.act(state.policy[i], goal, sample)
         state.outputs[i] = action
         obs_i, reward_i, (first, last, terminal) = pending[i]
         records.append((i, Step(obs_i, reward_i, first, last, terminal, action[0].cpu().numpy(),

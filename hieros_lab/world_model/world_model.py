@@ -14,6 +14,11 @@ the imagination starts of training) the world model has a posterior and a prior,
 and h and takes ``Latent.logits`` from the bound ``entropy_input`` (kind ``entropy_input``):
 ``prior_entropy`` (the paper's H(p(z|m)), default) or ``posterior_entropy`` (the authors' code).
 
+Acting context (``act_context``). By default (0, the spec) acting carries the sequence model's
+state through the episode; ``act_context = T`` instead re-observes the last T real steps from the
+initial state at every step, as training observes its replay windows
+(:mod:`hieros_lab.world_model.acting_window` has the measurements behind the option).
+
 Modes. The world model is in eval mode except while its loss is computed (dropout off in
 imagination, acting and evaluation; spec §1.5).
 """
@@ -34,6 +39,7 @@ from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.sequence.base import Latent, SequenceModel
 from hieros_lab.world_model import losses
+from hieros_lab.world_model.acting_window import ActingWindow
 from hieros_lab.world_model.decoder import ConvDecoder, MLPDecoder
 from hieros_lab.world_model.encoder import ConvEncoder, MLPEncoder
 from hieros_lab.world_model.entropy import EntropyInput
@@ -74,6 +80,8 @@ class WorldModel(nn.Module):
         head_units, head_layers, reward_bins: reward/continue head sizes.
         kl_dyn, kl_rep, free_nats: KL balancing scales and free bits (0.5, 0.1, 1.0).
         lr, eps, clip, warmup, weight_decay: optimiser (spec §7.1).
+        act_context: 0 (spec) carries the acting state through the episode; T > 0 re-observes
+            the last T real steps from the initial state at every acting step (module doc).
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
@@ -83,8 +91,12 @@ class WorldModel(nn.Module):
                  head_layers: int = 2, reward_bins: int = 255, kl_dyn: float = 0.5,
                  kl_rep: float = 0.1, free_nats: float = 1.0, lr: float = 1e-4,
                  eps: float = 1e-8, clip: float = 1000.0, warmup: int = 1000,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, act_context: int = 0) -> None:
         super().__init__()
+        if act_context < 0:
+            raise ValueError(f"WorldModel.act_context must be >= 0 (0 = carry the state), got "
+                             f"{act_context}")
+        self.act_context = act_context
         self.image = is_image_space(obs_space)
         self.obs_shape = tuple(obs_space.shape)
         self.num_actions = num_actions
@@ -191,6 +203,27 @@ class WorldModel(nn.Module):
         post, prior = self.sequence.obs_step(state, prev_action.to(embed.dtype), embed,
                                              is_first.bool(), sample)
         return self.real_state(post, prior)
+
+    def empty_window(self, batch: int) -> ActingWindow | None:
+        """The acting window of a new stream ``[batch, 0]``; None when acting carries its state
+        (``act_context = 0``)."""
+        if self.act_context == 0:
+            return None
+        device = next(self.parameters()).device
+        return ActingWindow.empty(batch, self.embed_dim, self.num_actions, device)
+
+    def window_step(self, window: ActingWindow, prev_action: torch.Tensor, obs: torch.Tensor,
+                    is_first: torch.Tensor, sample: bool = True) -> tuple[Latent, ActingWindow]:
+        """:meth:`real_state` ``[B]`` after ``obs [B, ...]``, from the last ``act_context``
+        steps of ``window`` and this one observed from the initial state; and the new window.
+
+        ``prev_action [B, A]`` and ``is_first [B]`` as in :meth:`obs_step`.
+        """
+        window = window.push(self.embed(obs), prev_action, is_first, self.act_context)
+        embed, actions, firsts = window.as_context()
+        post, prior = self.sequence.observe(embed, actions.to(embed.dtype), firsts, None, sample)
+        last = lambda t: t[:, -1]  # noqa: E731
+        return self.real_state(post.map(last), prior.map(last)), window
 
     def img_step(self, state: Latent, prev_action: torch.Tensor, sample: bool = True) -> Latent:
         """Prior ``[N]`` one step after ``state [N]`` with ``prev_action [N, A]``."""

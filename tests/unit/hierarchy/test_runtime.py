@@ -21,10 +21,11 @@ def make_agent(env):
                                         device=torch.device("cpu"))
 
 
-def run(num_levels: int, steps: int, episode_length: int = 9):
+def run(num_levels: int, steps: int, episode_length: int = 9, bindings: tuple[str, ...] = ()):
     """Drive the fake env; returns the agent, per-step level-0 latents and, per env step, the
     (level, Step) records the hierarchy produced for the replays."""
-    config.parse(["debug.gin"], [f"Agent.num_levels = {num_levels}", f"Agent.k = {K}"])
+    config.parse(["debug.gin"], [f"Agent.num_levels = {num_levels}", f"Agent.k = {K}",
+                                 *bindings])
     torch.manual_seed(0)
     env = fake(seed=0, image=False, episode_length=episode_length)
     agent = make_agent(env)
@@ -144,3 +145,12 @@ def test_per_level_scope_configures_one_level_only():
     assert widths == [16, 24]  # debug.gin's mlp_units = 16 everywhere else
     # level 0 has the parent; its goal input is the code unless decompressed
     assert agent.levels[0].actor_critic.condition_dim == agent.levels[0].code_dim
+
+
+def test_an_acting_context_reaches_every_level_and_bounds_its_window():
+    agent, _, records, _ = run(3, 30, bindings=("WorldModel.act_context = 3",))
+    for i, level in enumerate(agent.levels):
+        assert level.world_model.act_context == 3
+        window = agent._train_state.policy[i].window
+        assert window is not None and 1 <= len(window) <= 3, i
+    assert len(agent._train_state.policy[0].window) == 3  # level 0 acted on all 30 steps

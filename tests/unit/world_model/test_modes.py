@@ -116,7 +116,7 @@ def test_observing_twice_from_one_state_gives_one_latent(agent_with_dropout):
     state = level.initial_policy_state(1, torch.device("cpu"))
     obs_t = torch.as_tensor(np.asarray(obs)).unsqueeze(0)
     first = torch.tensor([True])
-    a = level.observe(state, obs_t, first, sample=False)
-    b = level.observe(state, obs_t, first, sample=False)
+    a = level.observe(state, obs_t, first, sample=False).latent
+    b = level.observe(state, obs_t, first, sample=False).latent
     torch.testing.assert_close(a.deter, b.deter, rtol=0, atol=0)
     torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=0)
