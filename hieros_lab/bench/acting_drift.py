@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,9 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     trainer = load_trainer(args.run_dir)
     trained = trainer.agent.levels[0].world_model.act_context
-    print(f"{args.run_dir}: step {trainer.step}, trained with act_context {trained}")
+    sys.stdout.write(f"{args.run_dir}: step {trainer.step}, trained with act_context {trained}\n")
     for context in (0, args.context):
-        print(format_drift(f"act_context {context}", measure(trainer, context, args.episodes)))
+        drift = measure(trainer, context, args.episodes)
+        sys.stdout.write(format_drift(f"act_context {context}", drift) + "\n")
     return 0
 
 
