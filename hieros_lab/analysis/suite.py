@@ -40,7 +40,8 @@ ActionsFn = Callable[[Sequence[str], Sequence[str]], int]
 #: Columns of ``scores.csv``: what a rerun of the suite on the same machine kind reproduces.
 SCORE_COLUMNS = ("experiment", "task", "arm", "seed", "final_score", "env_steps")
 #: Columns of ``runs.csv``: the same rows plus what differs between reruns.
-RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id", "cpu_capability")
+RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id", "cpu_capability",
+               "inexact_resumes")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class RunRow:
     git_sha: str
     run_id: str
     cpu_capability: str  # torch's kernels on the machine it ran on (AVX2, ...; '?' if unknown)
+    #: resumes on a fresh env (keys.RESUME_INEXACT): > 0, the run is not its seed's straight run
+    inexact_resumes: int = 0
     metrics: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -113,7 +116,8 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
     return RunRow(exp.name, rec.game, rec.arm, int(rec.seed), float(rec.final_score), final_step,
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
                   rec.tags.get(keys.GIT_SHA, "?"), rec.first_id,
-                  rec.tags.get(keys.HOST_CPU_CAPABILITY, "?"), dict(rec.metrics))
+                  rec.tags.get(keys.HOST_CPU_CAPABILITY, "?"),
+                  int(rec.tags.get(keys.RESUME_INEXACT, 0)), dict(rec.metrics))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:

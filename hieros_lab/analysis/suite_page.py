@@ -34,6 +34,17 @@ def _over(seconds: Sequence[float], budget_min: float | None) -> int:
     return 0 if budget_min is None else sum(s > 60.0 * budget_min for s in seconds)
 
 
+def _inexact_line(r: TaskResult) -> list[str]:
+    """Runs that were resumed on a fresh env (``resume.inexact``): their episodes after the
+    stop are not those of their seed, so a rerun from a clean clone will not reproduce them."""
+    found = [f"`{a.arm}/seed{row.seed}` ({row.inexact_resumes})" for a in r.arms
+             for row in a.rows if row.inexact_resumes]
+    if not found:
+        return []
+    return ["Resumed on a fresh env (resumes in brackets), so not reproducible from their seed: "
+            + ", ".join(found) + ".", ""]
+
+
 def _budget_line(r: TaskResult) -> list[str]:
     """The file's per-run wall budget and the arms whose runs exceed it."""
     budget = r.exp.wall_budget_min
@@ -173,6 +184,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]
     out += _budget_line(r)
+    out += _inexact_line(r)
     out += _sampled_section(r)
     out += _signals_section(r)
     if r.missing:

@@ -8,6 +8,12 @@ An env component is a factory ``factory(seed: int) -> gymnasium.Env`` registered
 
 ``reset(seed=...)`` is called once by the driver with the factory's seed; later resets continue
 the env's own RNG, so a run is reproducible from its seed.
+
+A factory whose env continues exactly after a pickle round trip (state and RNG alike) says so
+with :func:`mark_carried`; the trainer's checkpoints then carry the env itself, and a stopped
+run resumes mid-episode as if it had never stopped. ALE does not qualify (its pickle does not
+restore the emulator mid-episode), so an Atari run resumes on a fresh env and is tagged
+``resume.inexact``. ``tests/contracts/test_env_contract.py`` checks every marked env.
 """
 
 from __future__ import annotations
@@ -20,6 +26,21 @@ import numpy as np
 
 class EnvFactory(Protocol):
     def __call__(self, seed: int) -> gym.Env: ...
+
+
+#: Attribute a factory sets on the env it returns (see the module docstring).
+CARRIED_ATTR = "hieros_lab_carried_exactly"
+
+
+def mark_carried(env: gym.Env) -> gym.Env:
+    """Declare that ``env`` (as returned, wrappers included) pickles and continues exactly."""
+    setattr(env, CARRIED_ATTR, True)
+    return env
+
+
+def carries_exactly(env: gym.Env) -> bool:
+    """True when a checkpoint may carry ``env`` itself (its factory called :func:`mark_carried`)."""
+    return bool(getattr(env, CARRIED_ATTR, False))
 
 
 def is_image_space(space: gym.Space) -> bool:

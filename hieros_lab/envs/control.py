@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.wrappers import DtypeObservation
 
-from hieros_lab.envs.base import check_env
+from hieros_lab.envs.base import check_env, mark_carried
 from hieros_lab.registry import register
 
 
@@ -41,4 +41,8 @@ def control(seed: int, name: str = "CartPole-v1") -> gym.Env:
     env.unwrapped.np_random = seeding.np_random(seed)[0]
     env.action_space.seed(seed)
     check_env(env, name)
+    # Classic control keeps all its state in plain Python and its np_random: a pickle of it
+    # continues exactly. Other families (Box2D, ...) hold native objects and are not marked.
+    if type(env.unwrapped).__module__.startswith("gymnasium.envs.classic_control"):
+        mark_carried(env)
     return env

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
 
-from hieros_lab.envs.base import check_env
+from hieros_lab.envs.base import check_env, mark_carried
 from hieros_lab.registry import register
 
 #: Band colours (RGB), cycled for larger action counts; no two neighbours share a colour.
@@ -93,4 +93,4 @@ def fake(seed: int, image: bool = True, size: int = 16, vector_dim: int = 8,
     env = FakeTargetEnv(seed, image=image, size=size, vector_dim=vector_dim,
                         num_actions=num_actions, episode_length=episode_length)
     check_env(env, "fake")
-    return env
+    return mark_carried(env)

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hieros_lab.envs.base import check_env
+from hieros_lab.envs.base import check_env, mark_carried
 from hieros_lab.registry import register
 
 GAMES = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
@@ -108,4 +108,4 @@ def minatar(seed: int, game: str = "breakout", size: int = 64, sticky_action_pro
         raise ValueError(f"minatar.max_episode_steps = {max_episode_steps} must be >= 1")
     env = MinAtarEnv(seed, key, size, sticky_action_prob, minimal_actions, max_episode_steps)
     check_env(env, f"minatar:{key}")
-    return env
+    return mark_carried(env)  # numpy state and RNGs only

@@ -41,7 +41,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hieros_lab.envs.base import check_env
+from hieros_lab.envs.base import check_env, mark_carried
 from hieros_lab.registry import register
 
 #: ``room -> pads -> rows``: '#' wall, '.' floor, '1'..'5' pad cells (each pad a rectangle).
@@ -268,4 +268,4 @@ def pinpad(seed: int, pads: int = 3, size: int = 64, length: int = 2000,
         raise ValueError(f"pinpad.progress = {progress} must be >= 0")
     env = PinpadEnv(seed, pads, size, length, reward, progress, room)
     check_env(env, f"pinpad:{room}:{pads}")
-    return env
+    return mark_carried(env)  # numpy state and RNG only

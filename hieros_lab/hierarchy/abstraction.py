@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import gin
 import numpy as np
@@ -63,6 +64,18 @@ class Abstraction:
     def spawn(self) -> Abstraction:
         """A fresh, empty abstraction with the same settings (one per acting stream)."""
         return Abstraction(self.k, self.encoding_dim, self.period_reward, self.intermediate)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The period in progress (latents, rewards, start flag), for a mid-episode checkpoint;
+        the settings are the built ones and are not part of it."""
+        return {"window": list(self.window), "rewards": list(self.rewards),
+                "started": self.started}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.window.clear()
+        self.window.extend(state["window"])
+        self.rewards[:] = state["rewards"]
+        self.started = bool(state["started"])
 
     @property
     def obs_dim(self) -> int:

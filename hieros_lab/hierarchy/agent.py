@@ -191,6 +191,18 @@ class Agent:
         self.train_calls = int(state["train_calls"])
         self._train_state = None
 
+    def acting_state(self) -> dict[str, Any] | None:
+        """The training stream's acting memory (every level's latent, held outputs, acting
+        windows, abstractions; None before the first step), for a checkpoint that resumes
+        mid-episode. Load it after :meth:`load_state_dict`, which clears it."""
+        return None if self._train_state is None else self._train_state.state_dict()
+
+    def load_acting_state(self, state: dict[str, Any] | None) -> None:
+        self._train_state = None
+        if state is not None:
+            self._train_state = self.policy_state()
+            self._train_state.load_state_dict(state)
+
     def save_replay(self, directory: Path) -> None:
         for i, rep in enumerate(self.replays):
             rep.save(directory / f"replay{i}.bin")

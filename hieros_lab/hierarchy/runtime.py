@@ -16,6 +16,7 @@ current lower-level latent rather than the previous one (fix of B16).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,21 @@ class HierarchyState:
     abstractions: list[Abstraction]  # abstractions[i] feeds level i + 1
     outputs: list[torch.Tensor]  # current (held) one-hot output [1, A_i] of every level
     episode_step: int = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the abstractions' settings (which the agent builds), for a checkpoint."""
+        return {"policy": self.policy, "outputs": self.outputs, "episode_step": self.episode_step,
+                "abstractions": [a.state_dict() for a in self.abstractions]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into a state made by :func:`initial_state`."""
+        if len(state["abstractions"]) != len(self.abstractions):
+            raise ValueError(f"acting state of {len(state['abstractions']) + 1} levels, agent "
+                             f"has {len(self.abstractions) + 1}")
+        self.policy, self.outputs = list(state["policy"]), list(state["outputs"])
+        self.episode_step = int(state["episode_step"])
+        for abstraction, saved in zip(self.abstractions, state["abstractions"], strict=True):
+            abstraction.load_state_dict(saved)
 
 
 def initial_state(levels: list[Level], abstractions: list[Abstraction],

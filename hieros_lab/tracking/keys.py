@@ -50,6 +50,9 @@ def component_tag(kind: str) -> str:
 
 HIERARCHY_LEVELS = "hierarchy.levels"
 GIT_SHA = "git_sha"
+#: Resumes of the run that continued on a fresh env, not the stopped one (an env that cannot be
+#: checkpointed exactly, e.g. ALE): such a run is not the uninterrupted run of its seed.
+RESUME_INEXACT = "resume.inexact"
 #: Experiment tag read by MLflow 3's UI to choose an experiment's landing page; this value opens
 #: the training-runs table and charts instead of the GenAI views (Traces, Judges).
 EXPERIMENT_KIND = "mlflow.experimentKind"

@@ -8,6 +8,7 @@ resumed run never logs a step twice.
 
 from __future__ import annotations
 
+import pickle
 import random
 import time
 from collections import defaultdict
@@ -25,12 +26,29 @@ from hieros_lab.envs.base import EnvFactory, check_env
 from hieros_lab.hierarchy.agent import Agent
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
+from hieros_lab.trainer import carry
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
 from hieros_lab.trainer.journal import MetricJournal, replay
 from hieros_lab.trainer.schedule import Ratio, every, planned_updates
 from hieros_lab.trainer.stopping import StopRequest
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
+             "py_rng": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["np_rng"])
+    random.setstate(state["py_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 EVAL_SEED_OFFSET = 1_000_003
 #: Seed offset of the sampled-policy evaluation's env: its own env, so that turning it on changes
@@ -128,6 +146,11 @@ class Trainer:
         self.eval_due = False
         self.saved_step: int | None = None  # step of the checkpoint this state was saved in
         self.wall_s = 0.0  # seconds spent in fit(), over every resume (keys.WALL_S)
+        #: training metrics of the updates since the last log, averaged at the next one
+        self.pending: dict[str, list[float]] = defaultdict(list)
+        #: resumes that went on with a fresh env (one that cannot be carried): keys.RESUME_INEXACT
+        self.inexact_resumes = 0
+        self.resumed_fresh = False  # this part's restore() continued on a fresh env
 
     def _check_trains(self, agent: Agent) -> None:
         """Raise when the budget ends before the agent's first update: such a run would go to
@@ -155,11 +178,13 @@ class Trainer:
         path = ckpt.new_checkpoint_dir(root, self.step)
         self.journal.write(path)
         self.agent.save_replay(path)
+        carry.save(path, carry.Acting(self.driver, self.eval_driver, self.sampled_eval_driver,
+                                      self.agent.acting_state()))
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
                  "eval_due": self.eval_due, "wall_s": self.wall_s,
-                 "torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
-                 "py_rng": random.getstate()}
+                 "pending": dict(self.pending), "inexact_resumes": self.inexact_resumes,
+                 **_rng_state()}
         ckpt.atomic_torch_save(state, path / "state.pt")
         ckpt.commit_checkpoint(root, path)
         self.saved_step = self.step
@@ -185,6 +210,7 @@ class Trainer:
         if path is None:
             return False
         state = ckpt.load_torch(path / "state.pt")
+        acting = carry.load(path, self.device)
         try:
             self.agent.load_state_dict(state["agent"])
             self.agent.load_replay(path)
@@ -199,11 +225,20 @@ class Trainer:
         self.wall_s = float(state.get("wall_s", 0.0))
         self.saved_step = self.step
         self.ratio.load_state_dict(state["ratio"])
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["np_rng"])
-        random.setstate(state["py_rng"])
-        # The env cannot be checkpointed: continue with a fresh, deterministically seeded one.
-        self.driver = Driver(self.env_factory(seed=self.seed + self.step), self.seed + self.step)
+        self.pending = defaultdict(list, state.get("pending", {}))
+        self.inexact_resumes = int(state.get("inexact_resumes", 0))
+        _set_rng_state(state)
+        if acting is not None:  # the stopped run's envs and acting memory: an exact resume
+            self.driver.close()
+            self.driver, self.eval_driver = acting.train, acting.eval
+            self.sampled_eval_driver = acting.sampled_eval
+            self.agent.load_acting_state(acting.agent_state)
+            self.resumed_fresh = False
+        else:  # an env that cannot be carried: a fresh, deterministically seeded one
+            self.driver = Driver(self.env_factory(seed=self.seed + self.step),
+                                 self.seed + self.step)
+            self.inexact_resumes += 1
+            self.resumed_fresh = True
         return True
 
     # -- the loop -------------------------------------------------------------------------------
@@ -223,7 +258,7 @@ class Trainer:
 
         if self.eval_due and self.step < self.steps:  # a resume of a run stopped in its eval
             self.run_eval(tracker, stop)
-        pending: dict[str, list[float]] = defaultdict(list)
+        pending = self.pending
         last_time, last_step, last_updates = time.perf_counter(), self.step, self.updates
         bar = tqdm(total=self.steps, initial=self.step, disable=not progress, unit="step",
                    dynamic_ncols=True, mininterval=1.0)
@@ -279,13 +314,22 @@ class Trainer:
         """Greedy evaluation at ``step``. It changes no training state, so a stop raises
         inside it at once; its result is then dropped and ``eval_due`` stays set."""
         stop = stop or StopRequest()
-        with stop.interruptible():
-            if self.eval_driver is None:
-                seed = self.seed + EVAL_SEED_OFFSET
-                self.eval_driver = Driver(self.env_factory(seed=seed), seed)
-            result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
-                                       seed=self.seed + EVAL_SEED_OFFSET + self.step)
-            sampled = self._sampled_eval()
+        # A stop (or failure) inside the evaluation leaves its envs mid-episode: put back the
+        # envs as they were before it, so the checkpoint's repeat of it sees the same episodes.
+        drivers = [self.eval_driver, self.sampled_eval_driver]
+        before = pickle.dumps(drivers) if carry.carried(drivers) else None
+        try:
+            with stop.interruptible():
+                if self.eval_driver is None:
+                    seed = self.seed + EVAL_SEED_OFFSET
+                    self.eval_driver = Driver(self.env_factory(seed=seed), seed)
+                result, picture = evaluate(self.eval_driver, self.agent, self.eval_episodes,
+                                           seed=self.seed + EVAL_SEED_OFFSET + self.step)
+                sampled = self._sampled_eval()
+        except BaseException:
+            if before is not None:
+                self.eval_driver, self.sampled_eval_driver = pickle.loads(before)
+            raise
         self.journal.add({f"eval/{k}": v for k, v in result.items()}, self.step)
         self.journal.add({f"{keys.EVAL_SAMPLED}/{k}": v for k, v in sampled.items()}, self.step)
         self.eval_due = False

@@ -207,7 +207,10 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
         # A resume of a run stopped before its first checkpoint starts it over, in its run.
         restored = resume and trainer.restore(root, tracker)
         if resume:
-            say(f"hieros-lab: resumed from step {trainer.step}" if restored else
+            how = ("on a fresh env (this env cannot be checkpointed): the run is tagged "
+                   f"{keys.RESUME_INEXACT}" if trainer.resumed_fresh else
+                   "with its envs and acting state, as if it had never stopped")
+            say(f"hieros-lab: resumed from step {trainer.step} {how}" if restored else
                 f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "
                 "same run")
         stop.check()
@@ -224,6 +227,8 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
         tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
                           keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
                           **host_tags(), **spec.tags})
+        if trainer.inexact_resumes:  # a fresh env after a stop: not the seed's uninterrupted run
+            tracker.set_tags({keys.RESUME_INEXACT: str(trainer.inexact_resumes)})
         result = trainer.fit(tracker, root, progress=progress, stop=stop)
         status = "FINISHED"
         return result

@@ -58,7 +58,8 @@ def _log_runs(client: MlflowClient, name: str) -> None:
             metrics.append(Metric(keys.EVAL_SAMPLED_SCORE, 30.0 + seed, ts, 200))
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123"),
-                *([RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")] if arm == "one" else [])]
+                *([RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")] if arm == "one" else []),
+                *([RunTag(keys.RESUME_INEXACT, "2")] if (arm, seed) == ("two", 1) else [])]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
         client.set_terminated(run.info.run_id, "FINISHED")
     running = client.create_run(exp_id, run_name="two/cart/seed2")  # still going: excluded
@@ -151,6 +152,14 @@ def test_csvs_hold_every_finished_run(page):
     assert [r["cpu_capability"] for r in runs] == ["AVX2"] * 3 + ["?"] * 2
     assert "CPU capability (torch's kernels) they ran with: AVX2 (3 runs), ? (2 runs)" in (
         page.read_text())
+
+
+def test_runs_resumed_on_a_fresh_env_are_named(page):
+    """Their episodes after a stop are not their seed's: the page and runs.csv say which."""
+    assert ("Resumed on a fresh env (resumes in brackets), so not reproducible from their "
+            "seed: `two/seed1` (2).") in page.read_text()
+    with (page.parent / "validation" / "runs.csv").open() as f:
+        assert [r["inexact_resumes"] for r in csv.DictReader(f)] == ["0"] * 4 + ["2"]
 
 
 @pytest.mark.parametrize("iv, seeds, needle", [
