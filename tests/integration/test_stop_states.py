@@ -72,8 +72,8 @@ import os, signal, time
 from hieros_lab.trainer import checkpoint
 _save, _calls = checkpoint.atomic_torch_save, [0]
 def _signal_inside_save(obj, path):
-    _calls[0] += 1
-    if _calls[0] == 2:  # inside the second checkpoint write (step 40)
+    _calls[0] += path.name == "state.pt"  # (a checkpoint also writes acting.pt)
+    if _calls[0] == 2 and path.name == "state.pt":  # inside the second checkpoint's write
         open({mark!r}, "w").write(str(time.time()))
         os.kill(os.getpid(), signal.SIGTERM)
     _save(obj, path)
