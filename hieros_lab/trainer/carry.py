@@ -7,7 +7,10 @@ Without them a resume starts a fresh env mid-budget: the episodes after it are n
 seed, and a suite rerun from a clean clone cannot reproduce a run that was once interrupted.
 Envs are carried only when their factory declares that a pickle continues them exactly
 (:func:`hieros_lab.envs.base.mark_carried`); otherwise :func:`save` writes nothing and the
-trainer falls back to a fresh env, counting the resume as inexact (``resume.inexact``).
+trainer falls back to a fresh env, counting the resume as inexact (``resume.inexact``). The
+same happens when the env's settings (its factory's gin bindings, the seed) differ from those the
+carried env was built with, e.g. a ``--gin_binding`` on the resume: a carried env would silently
+keep the old ones.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gin
 import torch
 
 from hieros_lab.envs.base import carries_exactly
@@ -33,9 +37,20 @@ class Acting:
     eval: Driver | None
     sampled_eval: Driver | None
     agent_state: dict[str, Any] | None  # Agent.acting_state()
+    env_config: str  # env_config() of the run that saved it
 
     def drivers(self) -> list[Driver]:
         return [d for d in (self.train, self.eval, self.sampled_eval) if d is not None]
+
+
+def env_config(factory: Any, seed: int) -> str:
+    """What the envs were built from: the factory's name, its gin bindings and the seed."""
+    try:
+        bindings = sorted(gin.get_bindings(factory).items())
+    except (ValueError, TypeError):  # a factory that is not gin-configurable: its name only
+        bindings = []
+    name = getattr(factory, "__name__", type(factory).__name__)
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in bindings)}), seed {seed}"
 
 
 def carried(drivers: list[Driver | None]) -> bool:

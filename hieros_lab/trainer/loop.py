@@ -150,7 +150,8 @@ class Trainer:
         self.pending: dict[str, list[float]] = defaultdict(list)
         #: resumes that went on with a fresh env (one that cannot be carried): keys.RESUME_INEXACT
         self.inexact_resumes = 0
-        self.resumed_fresh = False  # this part's restore() continued on a fresh env
+        #: why this part's restore() went on with a fresh env (None: it continued exactly)
+        self.fresh_reason: str | None = None
 
     def _check_trains(self, agent: Agent) -> None:
         """Raise when the budget ends before the agent's first update: such a run would go to
@@ -179,7 +180,8 @@ class Trainer:
         self.journal.write(path)
         self.agent.save_replay(path)
         carry.save(path, carry.Acting(self.driver, self.eval_driver, self.sampled_eval_driver,
-                                      self.agent.acting_state()))
+                                      self.agent.acting_state(),
+                                      carry.env_config(self.env_factory, self.seed)))
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
                  "eval_due": self.eval_due, "wall_s": self.wall_s,
@@ -228,17 +230,19 @@ class Trainer:
         self.pending = defaultdict(list, state.get("pending", {}))
         self.inexact_resumes = int(state.get("inexact_resumes", 0))
         _set_rng_state(state)
-        if acting is not None:  # the stopped run's envs and acting memory: an exact resume
+        now = carry.env_config(self.env_factory, self.seed)
+        self.fresh_reason = ("this env cannot be checkpointed" if acting is None else
+                             None if acting.env_config == now else
+                             f"its env settings changed: {acting.env_config} -> {now}")
+        if self.fresh_reason is None:  # the stopped run's envs and acting memory: exact
             self.driver.close()
             self.driver, self.eval_driver = acting.train, acting.eval
             self.sampled_eval_driver = acting.sampled_eval
             self.agent.load_acting_state(acting.agent_state)
-            self.resumed_fresh = False
-        else:  # an env that cannot be carried: a fresh, deterministically seeded one
+        else:  # a fresh, deterministically seeded env
             self.driver = Driver(self.env_factory(seed=self.seed + self.step),
                                  self.seed + self.step)
             self.inexact_resumes += 1
-            self.resumed_fresh = True
         return True
 
     # -- the loop -------------------------------------------------------------------------------

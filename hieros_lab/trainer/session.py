@@ -207,8 +207,8 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
         # A resume of a run stopped before its first checkpoint starts it over, in its run.
         restored = resume and trainer.restore(root, tracker)
         if resume:
-            how = ("on a fresh env (this env cannot be checkpointed): the run is tagged "
-                   f"{keys.RESUME_INEXACT}" if trainer.resumed_fresh else
+            how = (f"on a fresh env ({trainer.fresh_reason}): the run is tagged "
+                   f"{keys.RESUME_INEXACT}" if trainer.fresh_reason else
                    "with its envs and acting state, as if it had never stopped")
             say(f"hieros-lab: resumed from step {trainer.step} {how}" if restored else
                 f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "

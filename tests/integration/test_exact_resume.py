@@ -102,3 +102,21 @@ def test_an_env_that_cannot_be_carried_resumes_fresh_and_the_run_says_so(train, 
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags[keys.RESUME_INEXACT] == "1"
+
+
+def test_a_resume_that_changes_the_env_builds_it_afresh_and_says_why(train, client, monkeypatch,
+                                                                      capsys):
+    """A carried env keeps the settings it was built with: a resume that rebinds the env must
+    not get the old one silently."""
+    with monkeypatch.context() as patch:
+        _signal_at_update(patch, 37)
+        assert train(*CONFIGS["1level"], *COMMON, run_dir="run")[0] == 130
+    capsys.readouterr()
+    code, run_dir = train("fake.episode_length = 30", run_dir="run", resume=True)
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "on a fresh env (its env settings changed: " in err and "episode_length=30" in err
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
+    assert client.get_run(run_id).data.tags[keys.RESUME_INEXACT] == "1"
+    lengths = client.get_metric_history(run_id, keys.EPISODE_LENGTH)
+    assert max(m.value for m in lengths) == 30  # the new binding reached the env
