@@ -84,3 +84,18 @@ def test_bad_arguments():
         ab.push(torch.zeros(E + 1), 0.0, True)
     with pytest.raises(RuntimeError):
         Abstraction(k=2, encoding_dim=E, period_reward=period_sum).pop()
+
+
+def test_a_period_in_progress_survives_its_state_dict():
+    """A checkpoint taken mid-period (trainer/carry.py) restores the same next higher step,
+    into a fresh copy whose settings come from the build, not from the checkpoint."""
+    a = Abstraction(k=3, encoding_dim=2, period_reward=period_sum)
+    a.push(torch.tensor([1.0, 2.0]), 0.0, is_first=True)
+    a.push(torch.tensor([3.0, 4.0]), 0.5, is_first=False)
+    copy = a.spawn()
+    copy.load_state_dict(a.state_dict())
+    a.push(torch.tensor([5.0, 6.0]), 1.0, is_first=False)
+    copy.push(torch.tensor([5.0, 6.0]), 1.0, is_first=False)
+    x, y = a.pop(), copy.pop()
+    assert np.array_equal(x.obs, y.obs) and x.reward == y.reward == 1.5
+    assert x.is_first and y.is_first
