@@ -83,6 +83,59 @@ def verdict(arm: ArmResult, baseline: ArmResult) -> str:
             f"(P = {fmt_interval(iv)} contains 0.5).")
 
 
+def _duration(seconds: float) -> str:
+    """``12.5 min`` below an hour, ``3.42 h`` from an hour on."""
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
+
+def projected_wall(r: TaskResult) -> tuple[float, float | None, bool]:
+    """``(done, projected, bound)``: training seconds of one task's runs at ``--parallel 2``.
+
+    ``done`` halves the finished runs' wall; ``projected`` adds each unfinished run at its arm's
+    median wall before halving, and is None when no run of the task has finished. An arm
+    without a finished run is counted at the slowest arm's median, so then ``projected`` is
+    only a lower bound (``bound`` True). Two children at a time, perfectly packed: the sweep
+    starts the next child as soon as one ends.
+    """
+    walls = {a.arm: [row.wall_s for row in a.rows] for a in r.arms}
+    done = sum(map(sum, walls.values()))
+    medians = {arm: float(np.median(w)) for arm, w in walls.items() if w}
+    if not medians:
+        return done / 2, None, False
+    slowest = max(medians.values())
+    arms = [key.split("/")[0] for key in r.missing]
+    rest = sum(medians.get(arm, slowest) for arm in arms)
+    return done / 2, (done + rest) / 2, any(arm not in medians for arm in arms)
+
+
+def _wall_cell(r: TaskResult) -> str:
+    done, projected, bound = projected_wall(r)
+    if projected is None:
+        return DASH
+    if not r.missing:
+        return _duration(done)
+    return f"{_duration(done)} done, {'at least' if bound else 'about'} {_duration(projected)} " \
+        "in all"
+
+
+def _suite_wall_line(results: Sequence[TaskResult]) -> list[str]:
+    """The whole suite's time at ``--parallel 2``: measured so far and projected."""
+    walls = [projected_wall(r) for r in results]
+    done = sum(d for d, _, _ in walls)
+    if any(p is None for _, p, _ in walls):
+        return [f"The whole suite at `--parallel 2`: {_duration(done)} of training so far; "
+                "a task without a finished run cannot be projected yet.", ""]
+    total = sum(p for _, p, _ in walls)
+    left = sum(len(r.missing) for r in results)
+    bound = any(b for _, _, b in walls)
+    tail = (f", {'at least' if bound else 'about'} {_duration(total)} in all with the {left} "
+            "unfinished runs at their arm's median wall on the machine kinds above"
+            + (" (an arm without a finished run at its task's slowest arm's: a lower bound)"
+               if bound else "") if left else "")
+    return [f"The whole suite at `--parallel 2` (finished runs' wall halved: two children at a "
+            f"time): {_duration(done)} so far{tail}.", ""]
+
+
 def _summary(results: Sequence[TaskResult]) -> list[str]:
     rows = []
     for r in results:
@@ -94,7 +147,7 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
                      _ci(r.random_interval, len(r.random)),
                      _excludes(best) if best else DASH, ", ".join(clear) or "none",
                      f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
-                     _minutes(walls, r.exp.wall_budget_min)])
+                     _minutes(walls, r.exp.wall_budget_min), _wall_cell(r)])
     return ["## Summary", "",
             "Best arm per task (highest mean final score) next to the random policy. *Excludes "
             "random*: the lower end of the arm's 95 % interval is above the random mean (judged "
@@ -102,7 +155,8 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
             "interval, so the next column names every arm whose interval excludes random.", "",
             *table(["experiment", "task", "best arm", "final score", "random", "excludes random",
                      "arms that exclude random", "runs done",
-                     "wall per run, min (median / max)"], rows)]
+                     "wall per run, min (median / max)", "all runs at `--parallel 2`"], rows),
+            *_suite_wall_line(results)]
 
 
 def _excludes(arm) -> str:
@@ -243,16 +297,17 @@ def render(results: Sequence[TaskResult], files: Sequence[Path], figures: Mappin
            + (", ".join(f"`{sha[:10]}` ({n} runs)" for sha, n in shas.most_common()) or DASH)
            + ". CPU capability (torch's kernels) they ran with: "
            + (", ".join(f"{cap} ({n} runs)" for cap, n in caps.most_common()) or DASH)
-           + f". Training wall time, all runs: {sum(walls) / 3600:.2f} h "
-           f"(about {sum(walls) / 7200:.2f} h at `--parallel 2`).", "",
+           + f". Training wall time, all runs: {_duration(sum(walls))} (the summary projects "
+           "the whole suite).", "",
            "## Rerun it", "", "```", *[f"hieros-lab sweep {f.as_posix()} --parallel 2"
                                       for f in files], command, "```", "",
            f"`{csvs[0]}` holds every run's final score; a rerun of the same files from a clean "
            "clone on this machine kind reproduces it exactly (same seeds, one thread per child, "
            "the same CPU capability: torch picks other float kernels on AVX2 than on AVX-512, "
            "and the scores then differ slightly; a run that was interrupted and resumed "
-           "continues with a freshly seeded env, so it is only reproduced by another resumed "
-           f"run). `{csvs[1]}` adds what differs between reruns: wall time, commit, run id, "
+           "continues exactly where its env could be carried, and is named below where it "
+           f"could not, `{keys.RESUME_INEXACT}`). `{csvs[1]}` adds what differs between "
+           "reruns: wall time, commit, run id, "
            "CPU capability ('?': recorded before runs logged it).", ""]
     out += _summary(results)
     out += _hierarchy(results)

@@ -137,6 +137,30 @@ def test_runs_over_the_files_wall_budget_are_counted(page):
     assert "| `one` | 5 / 6 | 2.0 / 3.0 (**1 over 2.5**) |" in text  # the summary row
 
 
+def test_the_suites_wall_time_is_stated_and_projected(page):
+    """Finished runs take 9 min of training (halved: 4.5 min at --parallel 2); the unfinished
+    two/seed2 is projected at arm two's median, 1.5 min: (9 + 1.5) / 2 = 5.25 min."""
+    text = page.read_text()
+    assert "| 4.5 min done, about 5.2 min in all |" in text  # the summary row's last cell
+    assert ("The whole suite at `--parallel 2` (finished runs' wall halved: two children at a "
+            "time): 4.5 min so far, about 5.2 min in all with the 1 unfinished runs") in text
+    assert suite_page._duration(5400.0) == "1.50 h"
+
+
+def test_unfinished_runs_are_projected_at_their_arms_median():
+    arm = suite.ArmResult("one", "", [], None, False)
+    arm.rows = [suite.RunRow("e", "t", "one", s, 1.0, 10, "1", 600.0, "x", "r", "AVX2")
+                for s in (0, 1)]
+    result = suite.TaskResult(None, "t", [arm], {}, Interval(0, 0, 0))
+    assert suite_page.projected_wall(result) == (600.0, 600.0, False)
+    assert suite_page._wall_cell(result) == "10.0 min"
+    result.missing = ["one/t/seed2"]
+    assert suite_page._wall_cell(result) == "10.0 min done, about 15.0 min in all"
+    result.missing = ["new/t/seed0"]  # an arm with no finished run: the slowest arm's median
+    assert suite_page.projected_wall(result) == (600.0, 900.0, True)
+    assert suite_page._wall_cell(result) == "10.0 min done, at least 15.0 min in all"
+
+
 def test_csvs_hold_every_finished_run(page):
     folder = page.parent / "validation"
     with (folder / "scores.csv").open() as f:
