@@ -1,7 +1,8 @@
 """One training call of the three-level agent at paper sizes with every level due.
 
 Run as ``python -m hieros_lab.bench.hierarchy`` (own process: its peak memory is its own);
-prints one JSON object with ``hierarchy_train_call_s`` and ``hierarchy_peak_rss_gib``.
+prints one JSON object with ``hierarchy_train_call_s`` and ``hierarchy_peak_rss_gib`` (and, with
+``--device cuda``, ``hierarchy_peak_gpu_mem_gib``); ``--binding`` adds gin bindings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from hieros_lab import config
-from hieros_lab.bench.measure import median_time, peak_rss_gib
+from hieros_lab.bench.measure import median_time, peak_gpu_mem_gib, peak_rss_gib
 
 NUM_ACTIONS = 18
 
@@ -39,13 +40,15 @@ def fill(agent, steps: int, seed: int = 0) -> None:
             replay.add(obs, action, float(rng.normal()), t == 0, False, False, goal=goal)
 
 
-def measure(preset: str, levels: int, batch: int, length: int, repeats: int) -> dict:
+def measure(preset: str, levels: int, batch: int, length: int, repeats: int,
+            device: str = "cpu", bindings: tuple[str, ...] = ()) -> dict:
     config.parse([preset], [f"Agent.num_levels = {levels}", f"Agent.batch_size = {batch}",
-                            f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096"])
+                            f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096",
+                            *bindings])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     agent = config.configurable("Agent")(obs_space=space, num_actions=NUM_ACTIONS, seed=0,
-                                         device=torch.device("cpu"))
+                                         device=torch.device(device))
     fill(agent, length + batch)
 
     def call() -> None:
@@ -53,8 +56,9 @@ def measure(preset: str, levels: int, batch: int, length: int, repeats: int) -> 
         metrics = agent.train()
         assert all(f"level{i}/world_model/loss" in metrics for i in range(levels))
 
-    return {"hierarchy_train_call_s": median_time(call, repeats=repeats),
-            "hierarchy_peak_rss_gib": peak_rss_gib()}
+    out = {"hierarchy_train_call_s": median_time(call, repeats=repeats),
+           "hierarchy_peak_rss_gib": peak_rss_gib()}
+    return out | {f"hierarchy_{k}": v for k, v in peak_gpu_mem_gib(device).items()}
 
 
 def main() -> None:
@@ -64,8 +68,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
     args = parser.parse_args()
-    result = measure(args.preset, args.levels, args.batch, args.length, args.repeats)
+    result = measure(args.preset, args.levels, args.batch, args.length, args.repeats,
+                     args.device, tuple(args.binding))
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

@@ -52,3 +52,12 @@ def peak_rss_gib() -> float:
     """Peak resident memory of this process so far, in GiB."""
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / (1024**3 if sys.platform == "darwin" else 1024**2)
+
+
+def peak_gpu_mem_gib(device: str | torch.device) -> dict[str, float]:
+    """``{"peak_gpu_mem_gib": ...}``: the most GPU memory torch's allocator has held in this
+    process (``{}`` off CUDA, where :func:`peak_rss_gib` is the figure)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return {}
+    return {"peak_gpu_mem_gib": torch.cuda.max_memory_allocated(device) / 1024**3}

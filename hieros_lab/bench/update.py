@@ -1,7 +1,9 @@
 """Level-0 training update at the paper's sizes (spec §0.1), measured in its own process.
 
 Run as ``python -m hieros_lab.bench.update --sequence s5`` (the bench does this so each
-sequence model's peak memory is its own); prints one JSON object.
+sequence model's peak memory is its own); prints one JSON object. ``--device cuda`` measures on
+a GPU (``scripts/gpu_check.sh``), adding ``peak_gpu_mem_gib``; ``--binding`` adds gin bindings
+(a compile or precision mode, say) after the preset.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 from hieros_lab import config
 from hieros_lab.behavior.imagination import imagine
-from hieros_lab.bench.measure import count_flops, median_time, peak_rss_gib
+from hieros_lab.bench.measure import count_flops, median_time, peak_gpu_mem_gib, peak_rss_gib
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
 
@@ -39,14 +41,16 @@ def random_batch(batch: int, length: int, size: int, seed: int = 0) -> dict[str,
 
 
 def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
-            preset: str = "presets/hieros.gin") -> dict[str, Any]:
+            preset: str = "presets/hieros.gin", device: str = "cpu",
+            bindings: tuple[str, ...] = ()) -> dict[str, Any]:
     # Paper sizes by default; the sequence model is swapped by a binding like any user would.
-    config.parse([preset], [f"WorldModel.sequence = @{sequence}"])
+    config.parse([preset], [f"WorldModel.sequence = @{sequence}", *bindings])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (size, size, 3), np.uint8)
-    level = config.configurable("Level")(obs_space=space, num_actions=NUM_ACTIONS)
+    # Built, then moved, as the Agent builds its levels.
+    level = config.configurable("Level")(obs_space=space, num_actions=NUM_ACTIONS).to(device)
     wm, ac = level.world_model, level.actor_critic
-    data = random_batch(batch, length, size)
+    data = {k: v.to(device) for k, v in random_batch(batch, length, size).items()}
     state: dict[str, Any] = {}
 
     def wm_step() -> None:
@@ -73,7 +77,7 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
     starts = start.stoch.shape[0]
     return {"update_s": update_s, "world_model_s": world_model_s, "imagination_s": imagination_s,
             "flops_per_update": flops, "imagine_steps_per_s": starts * ac.horizon / rollout_s,
-            "peak_rss_gib": peak_rss_gib(),
+            "peak_rss_gib": peak_rss_gib(), **peak_gpu_mem_gib(device),
             "params": sum(p.numel() for p in level.parameters())}
 
 
@@ -85,8 +89,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--preset", default="presets/hieros.gin", help="gin file with the sizes")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
     args = parser.parse_args()
-    result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset)
+    result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset,
+                     args.device, tuple(args.binding))
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 
