@@ -146,7 +146,8 @@ def _summary(results: Sequence[TaskResult]) -> list[str]:
                      _ci(best.interval, len(best.rows)) if best else DASH,
                      _ci(r.random_interval, len(r.random)),
                      _excludes(best) if best else DASH, ", ".join(clear) or "none",
-                     f"{sum(len(a.rows) for a in r.arms)} / {len(r.exp.arms) * len(r.exp.seeds)}",
+                     f"{sum(len(a.rows) for a in r.arms)} / "
+                     f"{sum(len(r.exp.seeds_of(a)) for a in r.exp.arms)}",
                      _minutes(walls, r.exp.wall_budget_min), _wall_cell(r)])
     return ["## Summary", "",
             "Best arm per task (highest mean final score) next to the random policy. *Excludes "
@@ -213,6 +214,16 @@ def _sampled_section(r: TaskResult) -> list[str]:
             *table(["arm", "seed: greedy / sampled"], rows)]
 
 
+def _arm_seeds(exp) -> str:
+    """``; hieros_2 and hieros_3: 0, 1, 2`` for the arms that run a subset of the seeds."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for arm in exp.arms:
+        if arm.seeds is not None:
+            groups.setdefault(arm.seeds, []).append(f"`{arm.name}`")
+    return "".join(f"; {', '.join(names)}: {', '.join(map(str, seeds))}"
+                   for seeds, names in groups.items())
+
+
 def _task_section(r: TaskResult, figure: str | None) -> list[str]:
     base = r.exp.baseline
     rows = []
@@ -233,7 +244,7 @@ def _task_section(r: TaskResult, figure: str | None) -> list[str]:
     about = [task.description, ""] if task is not None and task.description else []
     out = [f"### {r.task} (`{r.exp.path.as_posix()}`)", "", r.exp.description, "", *about,
            f"Env steps per run: {', '.join(map(str, steps)) or DASH}. "
-           f"Seeds: {', '.join(map(str, r.exp.seeds))}.", "",
+           f"Seeds: {', '.join(map(str, r.exp.seeds))}{_arm_seeds(r.exp)}.", "",
            *table(["arm", "levels", "final score", "per seed", "excludes random",
                     f"P(> `{base}`)" if base else "P(> baseline)", "wall, min (median / max)",
                     "what it is"], rows)]

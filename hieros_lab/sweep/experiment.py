@@ -18,6 +18,8 @@ and/or bindings), run on ``games`` (or ``[tasks.*]``) x ``seeds`` (spec §8). Fo
     gin_files = ["replay/etbs.gin"]
     [arms.uniform]
     bindings = ["ReplayBuffer.sampler = @uniform"]
+    seeds = [42, 41020]                    # optional: this arm runs only these of the file's
+                                           # seeds (an expensive arm at fewer seeds)
 
     [tasks.breakout]                       # instead of games: a named non-Atari task (its env
     gin_files = ["envs/minatar.gin"]       # and budget; see :mod:`hieros_lab.sweep.tasks`)
@@ -55,7 +57,7 @@ from hieros_lab.sweep.tasks import Task, check_env, parse_tasks
 NO_GAME = "default"
 _TOP_KEYS = {"name", "description", "base", "bindings", "games", "tasks", "seeds", "steps", "arms",
              "scale", "baseline", "wall_budget_min"}
-_ARM_KEYS = {"gin_files", "bindings", "description"}
+_ARM_KEYS = {"gin_files", "bindings", "description", "seeds"}
 _SCALE_KEYS = {"gin_files", "bindings", "steps", "description"}
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*$")  # becomes a directory name and an MLflow tag
 
@@ -68,6 +70,7 @@ class Arm:
     gin_files: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
     description: str = ""
+    seeds: tuple[int, ...] | None = None  # None: the file's seeds; else a subset of them
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,19 @@ class Experiment:
         files = (*self.base, *arm.gin_files, *task.gin_files, *self.scale_files)
         return Child(arm.name, game, seed, files, tuple(binds))
 
+    def seeds_of(self, arm: Arm) -> tuple[int, ...]:
+        """The seeds ``arm`` runs: its own ``seeds`` (a subset of the file's) or the file's."""
+        return self.seeds if arm.seeds is None else arm.seeds
+
+    def seeds_line(self) -> str:
+        """``5 seeds`` or ``5 seeds (hieros_2: 3, hieros_3: 3)`` where arms run fewer."""
+        own = [f"{a.name}: {len(a.seeds)}" for a in self.arms if a.seeds is not None]
+        return f"{len(self.seeds)} seeds" + (f" ({', '.join(own)})" if own else "")
+
     def expand(self) -> list[Child]:
         """Every child, arm-major then game then seed."""
         return [self.child(arm, game, seed)
-                for arm in self.arms for game in self.games for seed in self.seeds]
+                for arm in self.arms for game in self.games for seed in self.seeds_of(arm)]
 
 
 # -- reading the TOML -------------------------------------------------------------------------
@@ -189,7 +201,21 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise _fail(path, f"invalid TOML: {msg}{hint}") from None
 
 
-def _arms(path: Path, data: dict, text: str) -> tuple[Arm, ...]:
+def _arm_seeds(path: Path, body: dict, name: str, seeds: tuple[int, ...],
+               line: int | None) -> tuple[int, ...] | None:
+    """An arm's own ``seeds``: a non-empty subset of the file's, so that every arm is compared
+    with the random policy (measured on the file's seeds) on seeds it was measured on."""
+    if "seeds" not in body:
+        return None
+    own = _seeds(path, body, f"arms.{name}.", line)
+    extra = [s for s in own if s not in seeds]
+    if extra:
+        raise _fail(path, f"arms.{name}.seeds {list(own)} lists {extra}, which the file's seeds "
+                    f"{list(seeds)} do not: an arm runs a subset of them", line)
+    return own
+
+
+def _arms(path: Path, data: dict, text: str, seeds: tuple[int, ...]) -> tuple[Arm, ...]:
     table = data.get("arms")
     if not isinstance(table, dict) or not table:
         raise _fail(path, "no arms: add at least one [arms.<name>] table")
@@ -206,7 +232,8 @@ def _arms(path: Path, data: dict, text: str) -> tuple[Arm, ...]:
         _check_keys(path, body, _ARM_KEYS, f"arms.{name}: ")
         arms.append(Arm(name, _str_list(path, body, "gin_files", f"arms.{name}."),
                         _str_list(path, body, "bindings", f"arms.{name}."),
-                        str(body.get("description", ""))))
+                        str(body.get("description", "")),
+                        _arm_seeds(path, body, name, seeds, line)))
     return tuple(arms)
 
 
@@ -229,13 +256,14 @@ def _games(path: Path, data: dict, text: str) -> tuple[tuple[str, ...], dict[str
     return games, names, True
 
 
-def _seeds(path: Path, data: dict) -> tuple[int, ...]:
+def _seeds(path: Path, data: dict, where: str = "", line: int | None = None) -> tuple[int, ...]:
     seeds = data.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-        raise _fail(path, f"seeds must be a non-empty list of integers, got {seeds!r}")
+        raise _fail(path, f"{where}seeds must be a non-empty list of integers, got {seeds!r}",
+                    line)
     if len(set(seeds)) != len(seeds):
-        raise _fail(path, f"a seed is listed twice: {seeds}")
+        raise _fail(path, f"{where}seeds: a seed is listed twice: {seeds}", line)
     return tuple(seeds)
 
 
@@ -274,14 +302,15 @@ def parse_experiment(path: str | Path, scale: str | None = None) -> Experiment:
         games = tuple(t.name for t in tasks)
     chosen = _scale(path, data, scale)
     steps = _steps(path, chosen, f"scale.{scale}.") or _steps(path, data, "")
-    arms = _arms(path, data, text)
+    seeds = _seeds(path, data)
+    arms = _arms(path, data, text, seeds)
     baseline = data.get("baseline")
     if baseline is not None and baseline not in {a.name for a in arms}:
         raise _fail(path, f"baseline {baseline!r} is not an arm (arms: "
                     f"{', '.join(a.name for a in arms)})", _line_of(text, "baseline"))
     return Experiment(
         name=name, path=path, base=base, arms=arms, games=games,
-        seeds=_seeds(path, data), bindings=_str_list(path, data, "bindings", ""), steps=steps,
+        seeds=seeds, bindings=_str_list(path, data, "bindings", ""), steps=steps,
         scale=scale, scale_files=_str_list(path, chosen, "gin_files", f"scale.{scale}."),
         scale_bindings=_str_list(path, chosen, "bindings", f"scale.{scale}."), atari=atari,
         game_names=game_names, tasks={t.name: t for t in tasks},

@@ -156,7 +156,7 @@ def dry_run(exp: Experiment, root: Path, say: Callable[[str], None],
             only: Sequence[str] = ()) -> int:
     children = select_children(exp, only)
     say(f"experiment {exp.run_name} ({exp.path}): {len(exp.arms)} arms x {len(exp.games)} "
-        f"{'tasks' if exp.tasks else 'games'} x {len(exp.seeds)} seeds = {len(children)} runs "
+        f"{'tasks' if exp.tasks else 'games'} x {exp.seeds_line()} = {len(children)} runs "
         f"under {root}")
     for child in children:
         command = train_command(exp, child, root / child.key, None, False)

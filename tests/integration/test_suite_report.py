@@ -212,3 +212,20 @@ def test_sampled_evaluation_is_tabled_beside_the_greedy_score(page):
     assert "| arm | seed: greedy / sampled |" in text
     assert "| `two` | 0: 50.00 / 30.00, 1: 51.00 / 31.00 |" in text
     assert "| `one` | 0: 10.00 /" not in text  # arm one logged no sampled evaluation
+
+
+def test_an_arm_run_on_fewer_seeds_is_complete_at_its_own(tmp_path, mlflow_uri):
+    """Arm two runs seeds 0 and 1 only (``[arms.two] seeds``): its missing seed 2 is not owed,
+    so nothing is listed as unfinished, and the page says which arm ran which seeds."""
+    path = tmp_path / "val.toml"
+    path.write_text(TOML.replace('[arms.two]\n', '[arms.two]\nseeds = [0, 1]\n'))
+    client = MlflowClient(mlflow_uri)
+    _log_runs(client, "val")
+    out = tmp_path / "validation.md"
+    suite.write_page(client, [experiment.load(path)], out, "CMD",
+                     random_fn=lambda files, bindings, seeds: {s: RANDOM[s] for s in seeds},
+                     reps=200, actions_fn=lambda files, bindings: 2)
+    text = out.read_text()
+    assert "Seeds: 0, 1, 2; `two`: 0, 1." in text
+    assert "| `one` | 5 / 5 |" in text  # the summary row: 5 of the 5 runs the file asks for
+    assert "Not run yet" not in text and "about" not in text.split("## Hierarchy")[0]

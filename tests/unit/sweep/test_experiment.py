@@ -45,7 +45,7 @@ def test_every_tuning_record_parses(path):
 def test_every_shipped_experiment_arm_parses(path, scale):
     exp = experiment.load(path, scale)
     children = exp.expand()
-    assert len(children) == len(exp.arms) * len(exp.games) * len(exp.seeds)
+    assert len(children) == sum(len(exp.seeds_of(a)) for a in exp.arms) * len(exp.games)
     assert len({c.key for c in children}) == len(children)
 
 
@@ -145,6 +145,28 @@ def test_wall_budget_is_read_in_minutes(tmp_path):
                                                                    "wall_budget_min = 15")))
     assert exp.wall_budget_min == 15.0
     assert experiment.parse_experiment(write(tmp_path, GOOD)).wall_budget_min is None
+
+
+def test_an_arm_may_run_a_subset_of_the_files_seeds(tmp_path):
+    text = GOOD.replace("seeds = [0, 1]", "seeds = [0, 1, 2]").replace(
+        '[arms.b]\n', '[arms.b]\nseeds = [0, 2]\n')
+    exp = experiment.parse_experiment(write(tmp_path, text))
+    assert [c.key for c in exp.expand()] == [
+        "a/default/seed0", "a/default/seed1", "a/default/seed2", "b/default/seed0",
+        "b/default/seed2"]
+    assert exp.seeds_of(exp.arms[0]) == (0, 1, 2) and exp.seeds_of(exp.arms[1]) == (0, 2)
+    assert exp.seeds_line() == "3 seeds (b: 2)"
+
+
+@pytest.mark.parametrize("seeds, needle", [
+    ("[0, 5]", r"exp.toml:9: arms.b.seeds \[0, 5\] lists \[5\], which the file's seeds \[0, 1\]"),
+    ("[1, 1]", r"exp.toml:9: arms.b.seeds: a seed is listed twice: \[1, 1\]"),
+    ("[]", "exp.toml:9: arms.b.seeds must be a non-empty list"),
+])
+def test_an_arms_seeds_outside_the_files_are_refused(tmp_path, seeds, needle):
+    path = write(tmp_path, GOOD.replace("[arms.b]\n", f"[arms.b]\nseeds = {seeds}\n"))
+    with pytest.raises(ConfigError, match=needle):
+        experiment.parse_experiment(path)
 
 
 def test_missing_scale_table_is_named(tmp_path):
