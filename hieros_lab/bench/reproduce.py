@@ -7,6 +7,13 @@ with ``docs/validation/scores.csv`` row by row. Exit 0 when every committed row 
 exactly; otherwise it prints each differing row and exits 1. Interrupted, it resumes: run the
 same command again (the sweeps skip finished children). ``--only FILE`` reruns one file and
 compares only its rows.
+
+Scores are bit-exact only on one machine kind (torch's CPU capability picks the float kernels),
+and the committed suite may mix kinds. So only the committed rows that ran on this machine's
+kind (``cpu_capability`` in the ``runs.csv`` beside ``scores.csv``; '?' rows, of runs made
+before runs recorded it, are compared too) are checked; the others are counted and named by
+kind. ``--any-kind`` compares every row. A rerun on a machine of a kind no committed row ran on
+checks nothing, says so and exits 1.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import csv
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,12 +40,40 @@ def read_scores(path: Path) -> dict[tuple[str, ...], dict[str, str]]:
         return {(r["experiment"], r["task"], r["arm"], r["seed"]): r for r in csv.DictReader(f)}
 
 
-def differences(committed: Path, rerun: Path, experiments: set[str] | None = None) -> list[str]:
-    """One line per committed row the rerun lacks or scores differently (None: every row)."""
+UNKNOWN_KIND = "?"
+
+
+def kinds(committed: Path) -> dict[tuple[str, ...], str]:
+    """``(experiment, task, arm, seed) -> cpu_capability`` from the ``runs.csv`` beside
+    ``committed``; empty where that file or its column is missing (pages before session 10)."""
+    path = committed.with_name("runs.csv")
+    if not path.is_file():
+        return {}
+    with path.open() as f:
+        return {(r["experiment"], r["task"], r["arm"], r["seed"]):
+                r.get("cpu_capability") or UNKNOWN_KIND for r in csv.DictReader(f)}
+
+
+def other_kinds(committed: Path, kind: str,
+                experiments: set[str] | None = None) -> Counter[str]:
+    """How many committed rows ran on each machine kind other than ``kind`` (not compared)."""
+    return Counter(k for key, k in kinds(committed).items()
+                   if k not in (kind, UNKNOWN_KIND)
+                   and (experiments is None or key[0] in experiments))
+
+
+def differences(committed: Path, rerun: Path, experiments: set[str] | None = None,
+                kind: str | None = None) -> list[str]:
+    """One line per committed row the rerun lacks or scores differently. ``experiments``: only
+    their rows (None: every row); ``kind``: only rows that ran on that CPU capability (or an
+    unknown one), None: rows of every kind."""
     want, got = read_scores(committed), read_scores(rerun)
+    ran_on = kinds(committed) if kind is not None else {}
     out = []
     for key, row in sorted(want.items()):
         if experiments is not None and key[0] not in experiments:
+            continue
+        if kind is not None and ran_on.get(key, UNKNOWN_KIND) not in (kind, UNKNOWN_KIND):
             continue
         other = got.get(key)
         if other is None:
@@ -54,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, required=True, help="runs, store and page go here")
     parser.add_argument("--only", action="append", default=None, metavar="FILE",
                         help="rerun only this experiment file (repeatable)")
+    parser.add_argument("--any-kind", action="store_true",
+                        help="compare rows that ran on another CPU capability too")
     args = parser.parse_args(argv)
     files = args.only or list(SUITE)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -68,11 +106,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hieros_lab.sweep.experiment import parse_experiment
 
     names = None if args.only is None else {parse_experiment(ROOT / f).name for f in files}
-    diff = differences(COMMITTED, page.with_suffix("") / "scores.csv", names)
+    return compare(COMMITTED, page.with_suffix("") / "scores.csv", names,
+                   None if args.any_kind else machine_kind())
+
+
+def machine_kind() -> str:
+    """This machine's CPU capability as runs record it (``host.cpu_capability``)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def compare(committed: Path, rerun: Path, names: set[str] | None, kind: str | None) -> int:
+    """Print the differing rows and the verdict; 0 when every comparable row reproduced."""
+    diff = differences(committed, rerun, names, kind)
+    want = read_scores(committed)
+    skipped = other_kinds(committed, kind, names) if kind is not None else Counter()
+    checked = sum(1 for key in want if names is None or key[0] in names) - sum(skipped.values())
     for line in diff:
         sys.stdout.write(line + "\n")
-    sys.stdout.write(f"{'reproduced' if not diff else 'NOT reproduced'}: "
-                     f"{COMMITTED.relative_to(ROOT)} vs {page.with_suffix('')}/scores.csv\n")
+    if skipped:
+        sys.stdout.write(f"not compared (ran on another machine kind than this {kind}): "
+                         + ", ".join(f"{n} rows of {k}" for k, n in sorted(skipped.items()))
+                         + "\n")
+    if checked == 0:
+        sys.stdout.write(f"nothing compared: no committed row ran on {kind} "
+                         "(rerun on a machine of a kind above, or pass --any-kind)\n")
+        return 1
+    sys.stdout.write(f"{'reproduced' if not diff else 'NOT reproduced'} ({checked} rows "
+                     f"compared): {committed} vs {rerun}\n")
     return 1 if diff else 0
 
 
