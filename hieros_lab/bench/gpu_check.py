@@ -6,14 +6,15 @@ or hangs is recorded (``errors``) while the others still run:
 
 - ``update_s_<seq>`` (+ ``world_model_s``, ``imagination_s``, ``peak_gpu_mem_gib``): the level-0
   update at paper sizes, :mod:`hieros_lab.bench.update`, for the S5WM and the RSSM, once per
-  mode in :data:`MODES` (eager fp32 is the key without a suffix);
+  mode in :data:`MODES` (eager fp32 is the key without a suffix, ``_bf16`` the bf16 autocast);
 - ``hierarchy_train_call_s``: one three-level training call with every level due
   (:mod:`hieros_lab.bench.hierarchy`) and ``hierarchy_over_level0``, its ratio to the S5 update
-  of the same run (issue #10 target: <= 2);
+  of the same run and mode (issue #10 target: <= 2), per mode too;
 - ``pong_*``: a Pong run at paper sizes and the paper's train ratio, acting and training as the
   trainer does, for ``--pong-steps`` env steps or ``--pong-seconds``, whichever ends first; its
   seconds per env step once training runs, and ``atari100k_hours``: that per-step time times the
-  100,000 env steps of an Atari100k game.
+  100,000 env steps of an Atari100k game; it trains at ``Trainer.precision``'s default (``auto``:
+  bf16 on a GPU that supports it), named in ``pong_precision``.
 
 Modes that the code cannot run yet are listed in ``not_measured`` with the reason, never
 silently left out. On a machine without CUDA, or with ``--quick``, the sizes are the debug ones:
@@ -35,12 +36,13 @@ import torch
 
 from hieros_lab.bench.measure import peak_gpu_mem_gib, peak_rss_gib
 
-#: mode name -> gin bindings; "" is eager fp32 (keys without a suffix, as in ``hieros-lab bench``)
-MODES: dict[str, tuple[str, ...]] = {"": ()}
+#: mode name -> arguments of the update and hierarchy parts; "" is eager fp32 (keys without a
+#: suffix, as in ``hieros-lab bench``), "bf16" is ``Trainer.precision = 'bf16'``
+MODES: dict[str, tuple[str, ...]] = {"": ("--precision", "fp32"),
+                                     "bf16": ("--precision", "bf16")}
 #: modes issue #10 asks for that the code cannot run yet, with the reason
 NOT_MEASURED = {
     "compiled": "no torch.compile switch in the trainer yet (issue #10, item 1)",
-    "bf16": "no precision switch in the trainer yet (issue #10, item 2)",
     "cuda_graphs": "no CUDA-graph imagination yet (issue #10, item 3)",
 }
 SEQUENCES = ("s5", "rssm")
@@ -106,6 +108,7 @@ def pong(preset: str, device: str, steps: int, seconds: float,
     end = time.perf_counter()
     out: dict[str, Any] = {"pong_steps": step, "pong_updates": updates, "pong_wall_s": end - begin,
                            "pong_train_ratio": trainer.train_ratio,
+                           "pong_precision": trainer.precision,  # Trainer.precision resolved
                            "pong_peak_rss_gib": peak_rss_gib(),
                            **{f"pong_{k}": v for k, v in peak_gpu_mem_gib(trainer.device).items()}}
     if trained_from is not None:
@@ -146,8 +149,7 @@ def check(device: str, quick: bool, pong_steps: int, pong_seconds: float,
         return got
 
     dev = ["--device", device]
-    for mode, bindings in MODES.items():
-        extra = [a for b in bindings for a in ("--binding", b)]
+    for mode, extra in MODES.items():
         suffix = f"_{mode}" if mode else ""
         for seq in SEQUENCES:
             got = part(f"update_{seq}{suffix}",
@@ -157,10 +159,12 @@ def check(device: str, quick: bool, pong_steps: int, pong_seconds: float,
                         "peak_gpu_mem_gib", "peak_rss_gib"):
                 if key in got:
                     result[f"{key}_{seq}{suffix}"] = got[key]
-    result |= part("hierarchy", ["hieros_lab.bench.hierarchy", *dev, *_sizes(quick)],
-                   LIMIT_S["hierarchy"])
-    if "hierarchy_train_call_s" in result and "update_s_s5" in result:
-        result["hierarchy_over_level0"] = result["hierarchy_train_call_s"] / result["update_s_s5"]
+        got = part(f"hierarchy{suffix}", ["hieros_lab.bench.hierarchy", *dev, *extra,
+                                          *_sizes(quick)], LIMIT_S["hierarchy"])
+        result |= {f"{k}{suffix}": v for k, v in got.items()}
+        call, level0 = f"hierarchy_train_call_s{suffix}", f"update_s_s5{suffix}"
+        if call in result and level0 in result:
+            result[f"hierarchy_over_level0{suffix}"] = result[call] / result[level0]
     preset = QUICK if quick else PAPER
     result |= part("pong", ["hieros_lab.bench.gpu_check", "--part", "pong", "--preset", preset,
                             *dev, "--pong-steps", str(pong_steps),

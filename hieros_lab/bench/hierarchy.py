@@ -2,7 +2,8 @@
 
 Run as ``python -m hieros_lab.bench.hierarchy`` (own process: its peak memory is its own);
 prints one JSON object with ``hierarchy_train_call_s`` and ``hierarchy_peak_rss_gib`` (and, with
-``--device cuda``, ``hierarchy_peak_gpu_mem_gib``); ``--binding`` adds gin bindings.
+``--device cuda``, ``hierarchy_peak_gpu_mem_gib``); ``--precision bf16`` trains under bf16
+autocast (``Trainer.precision``); ``--binding`` adds gin bindings.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ def fill(agent, steps: int, seed: int = 0) -> None:
 
 
 def measure(preset: str, levels: int, batch: int, length: int, repeats: int,
-            device: str = "cpu", bindings: tuple[str, ...] = ()) -> dict:
+            device: str = "cpu", bindings: tuple[str, ...] = (), precision: str = "fp32") -> dict:
     config.parse([preset], [f"Agent.num_levels = {levels}", f"Agent.batch_size = {batch}",
                             f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096",
                             *bindings])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     agent = config.configurable("Agent")(obs_space=space, num_actions=NUM_ACTIONS, seed=0,
-                                         device=torch.device(device))
+                                         device=torch.device(device), precision=precision)
     fill(agent, length + batch)
 
     def call() -> None:
@@ -70,9 +71,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
     result = measure(args.preset, args.levels, args.batch, args.length, args.repeats,
-                     args.device, tuple(args.binding))
+                     args.device, tuple(args.binding), args.precision)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

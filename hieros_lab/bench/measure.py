@@ -26,10 +26,11 @@ def median_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> 
     return statistics.median(times)
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10, device: str = "cpu") -> float:
-    """Best FLOP/s of a float32 ``size`` x ``size`` matmul: the machine's practical peak."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+def matmul_peak_flops(size: int = 2048, repeats: int = 10, device: str = "cpu",
+                      dtype: torch.dtype = torch.float32) -> float:
+    """Best FLOP/s of a ``size`` x ``size`` matmul in ``dtype``: the machine's practical peak."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     best = float("inf")
     for i in range(repeats + 2):
         start = time.perf_counter()

@@ -6,6 +6,10 @@ env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err. Replay sampl
 bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
 etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio. Hierarchy (issue #3, bench/hierarchy.py):
 hierarchy_train_call_s (one training call, three levels due, paper sizes), hierarchy_peak_rss_gib.
+Mixed precision (issue #10, ``Trainer.precision = 'bf16'``): update_s_<seq>_bf16,
+world_model_s_<seq>_bf16, imagination_s_<seq>_bf16, mfu_<seq>_bf16 (against
+matmul_peak_flops_bf16, a bf16 matmul's peak), hierarchy_train_call_s_bf16, and
+bf16_speedup_<seq> = update_s_<seq> / update_s_<seq>_bf16.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from hieros_lab.bench import samplers
 from hieros_lab.bench.measure import matmul_peak_flops
 
 SEQUENCES = ("s5", "rssm")
+#: precision -> key suffix (fp32 keeps the keys of issue #2)
+PRECISIONS = {"fp32": "", "bf16": "_bf16"}
 PAPER = "presets/hieros.gin"
 QUICK = "debug.gin"  # tiny sizes: a smoke test of the bench itself, not a measurement
 
@@ -62,21 +68,28 @@ def env_steps_per_s(steps: int, preset: str = PAPER) -> float:
 def collect(quick: bool) -> dict[str, Any]:
     from hieros_lab.sequence.s5_layers import scan_max_abs_err
 
-    result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops()}
-    for seq in SEQUENCES:
-        child = _child("hieros_lab.bench.update", ["--sequence", seq], quick)
-        result[f"update_s_{seq}"] = child["update_s"]
-        result[f"world_model_s_{seq}"] = child["world_model_s"]
-        result[f"imagination_s_{seq}"] = child["imagination_s"]
-        result[f"flops_per_update_{seq}"] = child["flops_per_update"]
-        result[f"mfu_{seq}"] = child["flops_per_update"] / child["update_s"] / result[
-            "matmul_peak_flops"]
-        result[f"peak_rss_gib_{seq}"] = child["peak_rss_gib"]
-        result[f"params_{seq}"] = child["params"]
-        if seq == "s5":
-            result["peak_rss_gib"] = child["peak_rss_gib"]
-            result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
-    result.update(_child("hieros_lab.bench.hierarchy", [], quick))
+    result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops(),
+                              "matmul_peak_flops_bf16": matmul_peak_flops(dtype=torch.bfloat16)}
+    for precision, sfx in PRECISIONS.items():
+        for seq in SEQUENCES:
+            child = _child("hieros_lab.bench.update",
+                           ["--sequence", seq, "--precision", precision], quick)
+            result[f"update_s_{seq}{sfx}"] = child["update_s"]
+            result[f"world_model_s_{seq}{sfx}"] = child["world_model_s"]
+            result[f"imagination_s_{seq}{sfx}"] = child["imagination_s"]
+            result[f"flops_per_update_{seq}{sfx}"] = child["flops_per_update"]
+            result[f"mfu_{seq}{sfx}"] = child["flops_per_update"] / child["update_s"] / result[
+                f"matmul_peak_flops{sfx}"]
+            result[f"peak_rss_gib_{seq}{sfx}"] = child["peak_rss_gib"]
+            if sfx:
+                result[f"bf16_speedup_{seq}"] = result[f"update_s_{seq}"] / child["update_s"]
+                continue
+            result[f"params_{seq}"] = child["params"]
+            if seq == "s5":
+                result["peak_rss_gib"] = child["peak_rss_gib"]
+                result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
+        hierarchy = _child("hieros_lab.bench.hierarchy", ["--precision", precision], quick)
+        result.update({f"{k}{sfx}": v for k, v in hierarchy.items()})
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
     result["scan_max_abs_err"] = scan_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))

@@ -2,8 +2,9 @@
 
 Run as ``python -m hieros_lab.bench.update --sequence s5`` (the bench does this so each
 sequence model's peak memory is its own); prints one JSON object. ``--device cuda`` measures on
-a GPU (``scripts/gpu_check.sh``), adding ``peak_gpu_mem_gib``; ``--binding`` adds gin bindings
-(a compile or precision mode, say) after the preset.
+a GPU (``scripts/gpu_check.sh``), adding ``peak_gpu_mem_gib``; ``--precision bf16`` runs the
+update under bf16 autocast as a ``Trainer.precision = 'bf16'`` run does (imagination included);
+``--binding`` adds gin bindings after the preset.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from hieros_lab import config
 from hieros_lab.behavior.imagination import imagine
 from hieros_lab.bench.measure import count_flops, median_time, peak_gpu_mem_gib, peak_rss_gib
+from hieros_lab.nn import precision as prec
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
 
@@ -42,7 +44,7 @@ def random_batch(batch: int, length: int, size: int, seed: int = 0) -> dict[str,
 
 def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
             preset: str = "presets/hieros.gin", device: str = "cpu",
-            bindings: tuple[str, ...] = ()) -> dict[str, Any]:
+            bindings: tuple[str, ...] = (), precision: str = "fp32") -> dict[str, Any]:
     # Paper sizes by default; the sequence model is swapped by a binding like any user would.
     config.parse([preset], [f"WorldModel.sequence = @{sequence}", *bindings])
     torch.manual_seed(0)
@@ -52,25 +54,29 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
     wm, ac = level.world_model, level.actor_critic
     data = {k: v.to(device) for k, v in random_batch(batch, length, size).items()}
     state: dict[str, Any] = {}
+    mode = lambda: prec.autocast(torch.device(device), precision)  # noqa: E731
 
     def wm_step() -> None:
-        state["post"], state["prior"], _ = wm.train_step(data)
+        with mode():
+            state["post"], state["prior"], _ = wm.train_step(data)
 
     def ac_step() -> None:  # imagination, rewards and the behaviour update, as Level does them
-        start = wm.start_states(state["post"], state["prior"])
-        traj = ac.imagine(wm, start)
-        rewards = level.mixer.head_rewards(level.rewards(traj, None))
-        ac.update(traj, rewards, mix=level.mixer.mix)
+        with mode():
+            start = wm.start_states(state["post"], state["prior"])
+            traj = ac.imagine(wm, start)
+            rewards = level.mixer.head_rewards(level.rewards(traj, None))
+            ac.update(traj, rewards, mix=level.mixer.mix)
 
     def update() -> None:
-        level.train_step(data)
+        with mode():
+            level.train_step(data)
 
     update_s = median_time(update, repeats=repeats)
     world_model_s = median_time(wm_step, repeats=repeats, warmup=0)
     imagination_s = median_time(ac_step, repeats=repeats, warmup=0)
     flops = count_flops(update)
     start = wm.start_states(state["post"], state["prior"])
-    with torch.no_grad():
+    with torch.no_grad(), mode():
         policy = lambda x: ac.act(x, sample=True)  # noqa: E731
         rollout_s = median_time(lambda: imagine(wm, policy, start, ac.horizon),
                                 repeats=repeats)
@@ -91,9 +97,10 @@ def main() -> None:
     parser.add_argument("--preset", default="presets/hieros.gin", help="gin file with the sizes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
     result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset,
-                     args.device, tuple(args.binding))
+                     args.device, tuple(args.binding), args.precision)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

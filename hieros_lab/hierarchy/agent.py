@@ -26,6 +26,7 @@ from hieros_lab.hierarchy.abstraction import Abstraction
 from hieros_lab.hierarchy.level import Level
 from hieros_lab.hierarchy.pictures import goal_images, picture_grid
 from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
+from hieros_lab.nn import precision as prec
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.replay.step import Step
 
@@ -47,12 +48,15 @@ class Agent:
         num_levels: L >= 1 levels (paper: 3).
         k: abstraction stride; level i acts every K^i env steps and trains every K^i calls.
         batch_size: windows per training batch (B); the window length T is the replay's.
+        precision: ``fp32`` or ``bf16``, the precision of every training step
+            (:mod:`hieros_lab.nn.precision`); the trainer passes ``Trainer.precision`` resolved.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
                  device: torch.device, level: Callable[..., Level],
                  replay: Callable[..., ReplayBuffer], abstraction: Callable[..., Abstraction],
-                 num_levels: int = 1, k: int = 4, batch_size: int = 16) -> None:
+                 num_levels: int = 1, k: int = 4, batch_size: int = 16,
+                 precision: str = "fp32") -> None:
         if num_levels < 1:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
@@ -60,6 +64,8 @@ class Agent:
         if batch_size < 1:
             raise ValueError(f"Agent.batch_size must be >= 1, got {batch_size}")
         self.device, self.num_levels, self.k = device, num_levels, k
+        prec.autocast(device, precision)  # refuses anything but fp32 / bf16 before any build
+        self.precision = precision
         self.image_obs = is_image_space(obs_space)
         self.batch_size = batch_size
         self.levels: list[Level] = []
@@ -99,6 +105,7 @@ class Agent:
             out[f"derived/level{i}/reward_sources"] = ",".join(s.key for s in lvl.sources)
             out[f"derived/level{i}/critic_heads"] = ",".join(lvl.actor_critic.heads)
             out[f"derived/level{i}/params"] = str(sum(p.numel() for p in lvl.parameters()))
+        out["derived/precision"] = self.precision  # what Trainer.precision resolved to
         return out
 
     @property
@@ -168,7 +175,9 @@ class Agent:
         for i, (lvl, rep) in enumerate(zip(self.levels, self.replays, strict=True)):
             if schedule.trains(i, self.train_calls, self.k) and len(rep) >= self.batch_size:
                 batch = to_torch(rep.sample(self.batch_size), self.device)
-                metrics.update({f"level{i}/{k}": v for k, v in lvl.train_step(batch).items()})
+                with prec.autocast(self.device, self.precision):
+                    step = lvl.train_step(batch)
+                metrics.update({f"level{i}/{k}": v for k, v in step.items()})
         self.train_calls += 1
         return metrics
 

@@ -32,6 +32,7 @@ from hieros_lab.behavior.actor_critic import ActorCritic
 from hieros_lab.behavior.imagination import Trajectory
 from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
 from hieros_lab.nn.optim import Optimizer
+from hieros_lab.nn.precision import at_least_fp32
 from hieros_lab.rewards.base import RewardContext, RewardMixer, RewardSource
 from hieros_lab.sequence.base import Latent
 from hieros_lab.world_model.acting_window import ActingWindow
@@ -159,8 +160,8 @@ class Level(nn.Module):
             code = None if code is None else code[keep]
         goal = None  # the subgoal reward's target: the code decoded by the current decoder
         if code is not None:
-            with torch.no_grad():
-                goal = self.autoencoder.decode(code)
+            with torch.no_grad():  # float32 for the reward sources under bf16 (nn/precision.py)
+                goal = at_least_fp32(self.autoencoder.decode(code))
         condition = self.condition(code, goal)
         traj = self.actor_critic.imagine(self.world_model, start, condition)
         rewards = self.rewards(traj, goal)

@@ -16,6 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from hieros_lab.nn.precision import at_least_fp32
+
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
     """sign(x) * log(1 + |x|)."""
@@ -36,7 +38,7 @@ class TwoHotSymlog:
     """
 
     def __init__(self, logits: torch.Tensor, low: float = -20.0, high: float = 20.0) -> None:
-        self.logits = logits
+        self.logits = at_least_fp32(logits)  # float32 under bf16 autocast (nn/precision.py)
         self.bins = torch.linspace(low, high, logits.shape[-1], device=logits.device,
                                    dtype=logits.dtype)
 
@@ -83,6 +85,7 @@ class UnimixCategorical:
     """
 
     def __init__(self, logits: torch.Tensor, unimix: float = 0.01) -> None:
+        logits = at_least_fp32(logits)  # float32 under bf16 autocast (nn/precision.py)
         probs = torch.softmax(logits, -1)
         if unimix > 0.0:
             probs = (1.0 - unimix) * probs + unimix / logits.shape[-1]
@@ -123,14 +126,15 @@ class UnimixCategorical:
 
 def categorical_kl(lhs_logits: torch.Tensor, rhs_logits: torch.Tensor) -> torch.Tensor:
     """KL[lhs || rhs] for ``[..., G, C]`` logits, summed over the groups ``G`` -> ``[...]``."""
-    lp = torch.log_softmax(lhs_logits, -1)
-    rp = torch.log_softmax(rhs_logits, -1)
+    lp = torch.log_softmax(at_least_fp32(lhs_logits), -1)  # float32 under bf16 autocast
+    rp = torch.log_softmax(at_least_fp32(rhs_logits), -1)
     return (lp.exp() * (lp - rp)).sum((-2, -1))
 
 
 def bernoulli_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """log p(target) of a Bernoulli with ``logits`` (continue head)."""
-    return -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    logits = at_least_fp32(logits)  # float32 under bf16 autocast (nn/precision.py)
+    return -F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), reduction="none")
 
 
 def max_entropy(num_classes: int, groups: int = 1) -> float:

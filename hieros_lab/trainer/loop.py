@@ -24,6 +24,7 @@ from tqdm import tqdm
 from hieros_lab import registry
 from hieros_lab.envs.base import EnvFactory, check_env
 from hieros_lab.hierarchy.agent import Agent
+from hieros_lab.nn import precision as prec
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
 from hieros_lab.trainer import carry
@@ -98,13 +99,17 @@ class Trainer:
         checkpoint_every: env steps between checkpoints (0: only at the end / on interrupt).
         seed: seeds torch, the replay sampler and the envs.
         device: ``auto``, ``cpu`` or ``cuda``.
+        precision: ``auto``, ``fp32`` or ``bf16``: the precision of training steps
+            (:mod:`hieros_lab.nn.precision`; ``auto``: bf16 on a CUDA device that supports it,
+            else fp32). Acting and evaluation run in float32 either way.
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
                  agent: Callable[..., Agent], steps: int = 100_000,
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
-                 device: str = "auto", sampled_eval_episodes: int = 0) -> None:
+                 device: str = "auto", sampled_eval_episodes: int = 0,
+                 precision: str = "auto") -> None:
         for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
@@ -119,6 +124,7 @@ class Trainer:
         self.log_every, self.eval_every, self.eval_episodes = log_every, eval_every, eval_episodes
         self.checkpoint_every = checkpoint_every
         self.device = resolve_device(device)
+        self.precision = prec.resolve(precision, self.device)
         self.agent: Agent | None = None
 
     def make_tracker(self) -> Tracker:
@@ -136,7 +142,7 @@ class Trainer:
         self.sampled_eval_driver: Driver | None = None
         self.agent = self.agent_factory(obs_space=env.observation_space,
                                         num_actions=int(env.action_space.n), seed=self.seed,
-                                        device=self.device)
+                                        device=self.device, precision=self.precision)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
         self._check_trains(self.agent)
         self.step, self.updates, self.episodes = 0, 0, 0

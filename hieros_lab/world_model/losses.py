@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from hieros_lab.nn.distributions import TwoHotSymlog, bernoulli_log_prob, categorical_kl, symlog
+from hieros_lab.nn.precision import at_least_fp32
 
 
 def kl_balance(post_logits: torch.Tensor, prior_logits: torch.Tensor,
@@ -37,6 +38,7 @@ def logit_mse_balance(post_logits: torch.Tensor, prior_logits: torch.Tensor,
     prior, ``rep = mean max(free, |q - sg(p)|^2)`` the posterior (clipped per (b, t), then
     averaged, exactly like the KL). The third output ``[B, T]`` is the raw squared error.
     """
+    post_logits, prior_logits = at_least_fp32(post_logits), at_least_fp32(prior_logits)
     dyn_se = (post_logits.detach() - prior_logits).square().sum((-2, -1))
     rep_se = (post_logits - prior_logits.detach()).square().sum((-2, -1))
     dyn = dyn_se.clamp(min=free).mean()
@@ -49,12 +51,14 @@ def image_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
 
     ``pred [B, T, H, W, C]`` in ``x/255 - 0.5`` space, ``obs [B, T, H, W, C]`` uint8.
     """
+    pred = at_least_fp32(pred)  # a sum of H*W*C squares: float32 under bf16 (nn/precision.py)
     target = obs.to(pred.dtype) / 255.0 - 0.5
     return (pred - target).square().sum((-3, -2, -1)).mean()
 
 
 def vector_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
     """Symlog MSE summed over D: ``pred [B, T, D]`` (symlog space) vs raw ``obs [B, T, D]``."""
+    pred = at_least_fp32(pred)  # float32 under bf16 autocast (nn/precision.py)
     return (pred - symlog(obs.to(pred.dtype))).square().sum(-1).mean()
 
 
@@ -65,5 +69,5 @@ def reward_loss(dist: TwoHotSymlog, reward: torch.Tensor) -> torch.Tensor:
 
 def cont_loss(logits: torch.Tensor, is_terminal: torch.Tensor) -> torch.Tensor:
     """-log p(c) of the Bernoulli continue head, target ``1 - is_terminal`` (``[B, T]``)."""
-    target = 1.0 - is_terminal.to(logits.dtype)
+    target = 1.0 - is_terminal.to(at_least_fp32(logits).dtype)
     return -bernoulli_log_prob(logits, target).mean()

@@ -11,7 +11,10 @@ KEYS = ["update_s_s5", "update_s_rssm", "world_model_s_s5", "imagination_s_s5",
         "flops_per_update_s5", "matmul_peak_flops", "mfu_s5", "peak_rss_gib",
         "imagine_steps_per_s", "env_steps_per_s", "scan_max_abs_err",
         "hierarchy_train_call_s", "hierarchy_peak_rss_gib", "etbs_cv_ratio", "etbs_cv_ratio_tau1",
-        "sampler_us_per_sample_etbs_1000", "sampler_us_per_sample_uniform_1000"]
+        "sampler_us_per_sample_etbs_1000", "sampler_us_per_sample_uniform_1000",
+        # mixed precision (Trainer.precision = 'bf16'), same run
+        "update_s_s5_bf16", "update_s_rssm_bf16", "mfu_s5_bf16", "matmul_peak_flops_bf16",
+        "bf16_speedup_s5", "bf16_speedup_rssm", "hierarchy_train_call_s_bf16"]
 
 
 def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
@@ -24,6 +27,7 @@ def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
         assert isinstance(result[key], int | float) and math.isfinite(result[key]), key
         assert result[key] >= 0, key
     assert 0 < result["mfu_s5"] < 1.5
+    assert result["bf16_speedup_s5"] == result["update_s_s5"] / result["update_s_s5_bf16"]
     assert result["scan_max_abs_err"] < 1e-3
     assert result["flops_per_update_s5"] > 1e6
 
