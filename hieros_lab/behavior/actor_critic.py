@@ -57,6 +57,7 @@ from hieros_lab.behavior.returns import (
     successor_lambda_return,
     trajectory_weights,
 )
+from hieros_lab.nn import compiled
 from hieros_lab.nn.distributions import TwoHotSymlog
 from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
@@ -117,6 +118,7 @@ class ActorCritic(nn.Module):
             self._opts[self._name("critic", head)] = Optimizer(
                 self.critics[head].net.parameters(), critic_lr, critic_eps, critic_clip,
                 warmup=warmup, weight_decay=weight_decay)
+        self.set_compile("off")
         self.eval()  # train mode only inside its own losses (DESIGN §8)
 
     @property
@@ -188,15 +190,25 @@ class ActorCritic(nn.Module):
             raise ValueError(f"model actor_input_dim {model.actor_input_dim} != {self.input_dim}")
         condition = None if condition is None else condition.detach()
         self._check_condition(condition, start.deter.shape[0])
+        # Called with gradients enabled: a compiled function called without them would return
+        # logits without a graph. The model steps run without them (imagination.imagine).
+        with torch.enable_grad(), training(self.actor):
+            return self._rollout(model, start.detach(), condition)
+
+    def rollout(self, model: ImaginationModel, start: Latent,
+                condition: torch.Tensor | None) -> Trajectory:
+        """:meth:`imagine` without its checks and modes: tensors in, a trajectory out, what
+        ``Trainer.compile`` compiles (:mod:`hieros_lab.nn.compiled`). Only ``policy_logits``
+        carry a graph (the actor's)."""
         logits: list[torch.Tensor] = []
 
         def policy(actor_input: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():
                 logits.append(self.actor.net(self._with_condition(actor_input, condition)))
-            return Actor.sample(self.actor.dist(logits[-1]))
+            with torch.no_grad():  # the executed action carries no gradient
+                return Actor.sample(self.actor.dist(logits[-1]))
 
-        with torch.no_grad(), training(self.actor):
-            traj = imagine(model, policy, start.detach(), self.horizon)
+        traj = imagine(model, policy, start, self.horizon)
         traj.policy_logits = torch.stack(logits)
         return traj
 
@@ -263,6 +275,17 @@ class ActorCritic(nn.Module):
         """λ-returns of one head and its critic step: weighted two-hot NLL of the returns plus
         the slow-critic regulariser (spec §4.3). Returns ``(R [H-1, N], v [H-1, N], metrics)``.
         """
+        loss, returns, value, sums = self._critic_loss(head, inputs, reward, discount, weight)
+        out = self._opts[self._name("critic", head)].step(loss)
+        stats = {"critic_loss": out["loss"], "critic_grad_norm": out["grad_norm"],
+                 **{k: float(v) for k, v in sums.items()}}
+        return returns, value[:-1], {self._name(k, head): v for k, v in stats.items()}
+
+    def critic_loss(self, head: str, inputs: torch.Tensor, reward: torch.Tensor,
+                    discount: torch.Tensor, weight: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss of :meth:`_critic_update` (tensors only, compiled by ``Trainer.compile``):
+        ``(loss, R [H-1, N], v [H, N], {reward_mean, value_mean, return_mean, return_std})``."""
         critic = self.critics[head]
         # One fast-critic pass over all H states: its detached mean bootstraps the returns and
         # its first H-1 outputs are trained.
@@ -273,11 +296,9 @@ class ActorCritic(nn.Module):
         slow_target = critic.slow_value(inputs[:-1])
         nll = -dist.log_prob(returns) - self.slow_reg * dist.log_prob(slow_target)
         loss = (weight * nll).mean()
-        out = self._opts[self._name("critic", head)].step(loss)
-        stats = {"critic_loss": out["loss"], "critic_grad_norm": out["grad_norm"],
-                 "reward_mean": float(reward[1:].mean()), "value_mean": float(value.mean()),
-                 "return_mean": float(returns.mean()), "return_std": float(returns.std())}
-        return returns, value[:-1], {self._name(k, head): v for k, v in stats.items()}
+        stats = {"reward_mean": reward[1:].mean(), "value_mean": value.mean(),
+                 "return_mean": returns.mean(), "return_std": returns.std()}
+        return loss, returns, value, stats
 
     def _advantages(self, returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor]
                     ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -307,17 +328,34 @@ class ActorCritic(nn.Module):
             # commit early to whatever it sampled (Chung et al. 2021). Subtracting the
             # trajectory-weighted batch mean removes that offset and keeps the ranking.
             advantage = advantage - (weight * advantage).sum() / weight.sum().clamp_min(1e-8)
-        # π(·|s_j) for j < H-1 from the rollout's own forward passes (graph kept by imagine).
-        dist = self.actor.dist(traj.policy_logits[:-1])
-        log_prob = Actor.log_prob(dist, traj.actions[:-1])
-        ent = dist.entropy()
-        loss = -(weight * (log_prob * advantage.detach() + self.entropy_scale * ent)).mean()
+        loss, ent = self._actor_loss(traj.policy_logits, traj.actions, advantage.detach(), weight)
         out = self._opts["actor"].step(loss)
         metrics.update(actor_loss=out["loss"], actor_grad_norm=out["grad_norm"],
                        actor_entropy=float(ent.detach().mean()),
                        advantage_mean=float(advantage.mean()),
                        advantage_std=float(advantage.std()))
         return metrics
+
+
+    def actor_loss(self, policy_logits: torch.Tensor, actions: torch.Tensor,
+                   advantage: torch.Tensor, weight: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """REINFORCE loss and the entropy ``[H-1, N]`` (tensors only, compiled by
+        ``Trainer.compile``) from the rollout's ``policy_logits [H, N, A]``, ``actions
+        [H, N, A]``, a detached ``advantage [H-1, N]`` and ``weight [H-1, N]``."""
+        # π(·|s_j) for j < H-1 from the rollout's own forward passes (graph kept by imagine).
+        dist = self.actor.dist(policy_logits[:-1])
+        log_prob = Actor.log_prob(dist, actions[:-1])
+        ent = dist.entropy()
+        loss = -(weight * (log_prob * advantage + self.entropy_scale * ent)).mean()
+        return loss, ent
+
+    def set_compile(self, mode: str) -> None:
+        """Run :meth:`rollout`, :meth:`critic_loss` and :meth:`actor_loss` through
+        ``torch.compile`` in ``mode`` (``off``: eager; :mod:`hieros_lab.nn.compiled`)."""
+        self._rollout = compiled.compile_fn(self.rollout, mode)
+        self._critic_loss = compiled.compile_fn(self.critic_loss, mode)
+        self._actor_loss = compiled.compile_fn(self.actor_loss, mode)
 
 
 def _check_heads(heads: Sequence[str]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ returned :class:`Trajectory` for critics, reward mixers and the actor loss.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -61,7 +62,8 @@ class Trajectory:
 
 
 def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tensor],
-            start: Latent, horizon: int, sample: bool = True) -> Trajectory:
+            start: Latent, horizon: int, sample: bool = True,
+            model_grad: bool = False) -> Trajectory:
     """Roll ``policy`` through ``model`` for ``horizon`` states from every start at once.
 
     Args:
@@ -70,6 +72,10 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
         start: ``Latent [N]``, s_0 (callers pass detached world-model states).
         horizon: H ≥ 1, number of states s_0 .. s_{H-1}; ``img_step`` runs H − 1 times.
         sample: sample the imagined latents (spec §4.1 ``imag_sample``) or take modes.
+        model_grad: run the model steps in the caller's grad mode (a learner that backpropagates
+            through the dynamics); by default they run without gradients in any mode, so a
+            policy can keep its own graph while the caller has gradients enabled (a compiled
+            rollout keeps a graph only for outputs of a call made with them enabled).
     Returns:
         :class:`Trajectory` with leading dims ``[H, N]``.
     """
@@ -77,11 +83,14 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
         raise ValueError(f"horizon must be >= 1, got {horizon}")
     n = start.deter.shape[0]
     states, inputs, actions, preds = [], [], [], []
+    model_mode = contextlib.nullcontext if model_grad else torch.no_grad
     state = start
     for j in range(horizon):
-        pred = model.predict(state)
-        # Detached actor input (spec §4.1 behavior_stop_grad): no actor gradient reaches the model.
-        inp = model.actor_input(state, pred).detach()
+        with model_mode():
+            pred = model.predict(state)
+            # Detached actor input (spec §4.1 behavior_stop_grad): no actor gradient reaches
+            # the model.
+            inp = model.actor_input(state, pred).detach()
         action = policy(inp)
         if action.shape[0] != n or inp.shape[0] != n:
             raise ValueError(f"imagination step {j}: batch {action.shape[0]}/{inp.shape[0]} != {n}")
@@ -90,6 +99,7 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
         actions.append(action)
         preds.append(pred)
         if j + 1 < horizon:  # s_H is never used: no step after the last action.
-            state = model.img_step(state, action, sample=sample)
+            with model_mode():
+                state = model.img_step(state, action, sample=sample)
     pred_stack = {key: torch.stack([p[key] for p in preds]) for key in preds[0]}
     return Trajectory(Latent.stack(states), torch.stack(inputs), torch.stack(actions), pred_stack)

@@ -6,7 +6,8 @@ or hangs is recorded (``errors``) while the others still run:
 
 - ``update_s_<seq>`` (+ ``world_model_s``, ``imagination_s``, ``peak_gpu_mem_gib``): the level-0
   update at paper sizes, :mod:`hieros_lab.bench.update`, for the S5WM and the RSSM, once per
-  mode in :data:`MODES` (eager fp32 is the key without a suffix, ``_bf16`` the bf16 autocast);
+  mode in :data:`MODES` (eager fp32 is the key without a suffix, ``_bf16`` the bf16 autocast,
+  ``_compiled_bf16`` and ``_cuda_graphs_bf16`` compiled, with ``compile_s_<seq>_<mode>``);
 - ``hierarchy_train_call_s``: one three-level training call with every level due
   (:mod:`hieros_lab.bench.hierarchy`) and ``hierarchy_over_level0``, its ratio to the S5 update
   of the same run and mode (issue #10 target: <= 2), per mode too;
@@ -16,9 +17,9 @@ or hangs is recorded (``errors``) while the others still run:
   100,000 env steps of an Atari100k game; it trains at ``Trainer.precision``'s default (``auto``:
   bf16 on a GPU that supports it), named in ``pong_precision``.
 
-Modes that the code cannot run yet are listed in ``not_measured`` with the reason, never
-silently left out. On a machine without CUDA, or with ``--quick``, the sizes are the debug ones:
-that checks the script, it measures nothing worth reporting (``quick: true`` in the file).
+Parts a mode does not run (:data:`PARTS`) are listed in ``not_measured`` with the reason,
+never silently left out. On a machine without CUDA, or with ``--quick``, the sizes are the debug
+ones: that checks the script, it measures nothing worth reporting (``quick: true`` in the file).
 """
 
 from __future__ import annotations
@@ -37,21 +38,32 @@ import torch
 from hieros_lab.bench.measure import peak_gpu_mem_gib, peak_rss_gib
 
 #: mode name -> arguments of the update and hierarchy parts; "" is eager fp32 (keys without a
-#: suffix, as in ``hieros-lab bench``), "bf16" is ``Trainer.precision = 'bf16'``
-MODES: dict[str, tuple[str, ...]] = {"": ("--precision", "fp32"),
-                                     "bf16": ("--precision", "bf16")}
-#: modes issue #10 asks for that the code cannot run yet, with the reason
-NOT_MEASURED = {
-    "compiled": "no torch.compile switch in the trainer yet (issue #10, item 1)",
-    "cuda_graphs": "no CUDA-graph imagination yet (issue #10, item 3)",
+#: suffix, as in ``hieros-lab bench``), "bf16" is ``Trainer.precision = 'bf16'``,
+#: "compiled_bf16" adds ``Trainer.compile = 'default'`` and "cuda_graphs_bf16"
+#: ``Trainer.compile = 'reduce-overhead'`` (CUDA graphs on a GPU; plain inductor on a CPU)
+MODES: dict[str, tuple[str, ...]] = {
+    "": ("--precision", "fp32"),
+    "bf16": ("--precision", "bf16"),
+    "compiled_bf16": ("--precision", "bf16", "--compile", "default"),
+    "cuda_graphs_bf16": ("--precision", "bf16", "--compile", "reduce-overhead"),
 }
 SEQUENCES = ("s5", "rssm")
+#: what each mode measures: its sequence models and whether it runs the three-level call. Each
+#: compiled part compiles for minutes, so the check stays within its 8 minutes by compiling
+#: each graph once per mode that issue #10 asks for.
+PARTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "": (SEQUENCES, True), "bf16": (SEQUENCES, True), "compiled_bf16": (SEQUENCES, False),
+    "cuda_graphs_bf16": (("s5",), False)}
+#: with --quick (a CPU, debug sizes: a check of the script) only S5 compiles, once: on a CPU
+#: reduce-overhead compiles what default compiles (CUDA graphs need CUDA), and each compile
+#: costs minutes of the test suite
+QUICK_PARTS = {**PARTS, "compiled_bf16": (("s5",), False), "cuda_graphs_bf16": ((), False)}
 PAPER = "presets/hieros.gin"
 QUICK = "debug.gin"
 #: env steps of one Atari100k game (100k agent steps at action repeat 4 = 400k frames)
 ATARI100K_STEPS = 100_000
 #: per-part time limits in seconds (paper sizes on a GPU; startup and CUDA init included)
-LIMIT_S = {"update": 240, "hierarchy": 240}
+LIMIT_S = {"update": 300, "hierarchy": 240}
 
 
 def _sizes(quick: bool) -> list[str]:
@@ -149,16 +161,24 @@ def check(device: str, quick: bool, pong_steps: int, pong_seconds: float,
         return got
 
     dev = ["--device", device]
+    not_measured: dict[str, str] = {}
     for mode, extra in MODES.items():
         suffix = f"_{mode}" if mode else ""
+        sequences, with_hierarchy = (QUICK_PARTS if quick else PARTS)[mode]
         for seq in SEQUENCES:
+            if seq not in sequences:
+                not_measured[f"update_{seq}{suffix}"] = "not run in this mode (PARTS)"
+                continue
             got = part(f"update_{seq}{suffix}",
                        ["hieros_lab.bench.update", "--sequence", seq, *dev, *extra,
                         *_sizes(quick)], LIMIT_S["update"])
             for key in ("update_s", "world_model_s", "imagination_s", "imagine_steps_per_s",
-                        "peak_gpu_mem_gib", "peak_rss_gib"):
+                        "peak_gpu_mem_gib", "peak_rss_gib", "compile_s", "graph_breaks"):
                 if key in got:
                     result[f"{key}_{seq}{suffix}"] = got[key]
+        if not with_hierarchy:
+            not_measured[f"hierarchy{suffix}"] = "not run in this mode (PARTS)"
+            continue
         got = part(f"hierarchy{suffix}", ["hieros_lab.bench.hierarchy", *dev, *extra,
                                           *_sizes(quick)], LIMIT_S["hierarchy"])
         result |= {f"{k}{suffix}": v for k, v in got.items()}
@@ -169,7 +189,7 @@ def check(device: str, quick: bool, pong_steps: int, pong_seconds: float,
     result |= part("pong", ["hieros_lab.bench.gpu_check", "--part", "pong", "--preset", preset,
                             *dev, "--pong-steps", str(pong_steps),
                             "--pong-seconds", str(pong_seconds)], pong_seconds + 180)
-    result["not_measured"] = dict(NOT_MEASURED)
+    result["not_measured"] = not_measured
     result["errors"] = errors
     result["check_wall_s"] = time.perf_counter() - begin
     return result

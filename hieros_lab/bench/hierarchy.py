@@ -3,7 +3,9 @@
 Run as ``python -m hieros_lab.bench.hierarchy`` (own process: its peak memory is its own);
 prints one JSON object with ``hierarchy_train_call_s`` and ``hierarchy_peak_rss_gib`` (and, with
 ``--device cuda``, ``hierarchy_peak_gpu_mem_gib``); ``--precision bf16`` trains under bf16
-autocast (``Trainer.precision``); ``--binding`` adds gin bindings.
+autocast (``Trainer.precision``); ``--compile MODE`` compiles every level (``Trainer.compile``)
+and adds ``hierarchy_compile_s`` (the first call less a later one); ``--binding`` adds gin
+bindings.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -18,6 +21,7 @@ import torch
 
 from hieros_lab import config
 from hieros_lab.bench.measure import median_time, peak_gpu_mem_gib, peak_rss_gib
+from hieros_lab.nn import compiled
 
 NUM_ACTIONS = 18
 
@@ -42,14 +46,16 @@ def fill(agent, steps: int, seed: int = 0) -> None:
 
 
 def measure(preset: str, levels: int, batch: int, length: int, repeats: int,
-            device: str = "cpu", bindings: tuple[str, ...] = (), precision: str = "fp32") -> dict:
+            device: str = "cpu", bindings: tuple[str, ...] = (), precision: str = "fp32",
+            compile_mode: str = "off") -> dict:
     config.parse([preset], [f"Agent.num_levels = {levels}", f"Agent.batch_size = {batch}",
                             f"ReplayBuffer.length = {length}", "ReplayBuffer.capacity = 4096",
                             *bindings])
     torch.manual_seed(0)
     space = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     agent = config.configurable("Agent")(obs_space=space, num_actions=NUM_ACTIONS, seed=0,
-                                         device=torch.device(device), precision=precision)
+                                         device=torch.device(device), precision=precision,
+                                         compile=compile_mode)
     fill(agent, length + batch)
 
     def call() -> None:
@@ -57,8 +63,13 @@ def measure(preset: str, levels: int, batch: int, length: int, repeats: int,
         metrics = agent.train()
         assert all(f"level{i}/world_model/loss" in metrics for i in range(levels))
 
-    out = {"hierarchy_train_call_s": median_time(call, repeats=repeats),
+    first = time.perf_counter()
+    call()  # the warm-up call (compiles every level when compile_mode is not off)
+    first = time.perf_counter() - first
+    out = {"hierarchy_train_call_s": median_time(call, repeats=repeats, warmup=0),
            "hierarchy_peak_rss_gib": peak_rss_gib()}
+    if compile_mode != "off":
+        out["hierarchy_compile_s"] = first - out["hierarchy_train_call_s"]
     return out | {f"hierarchy_{k}": v for k, v in peak_gpu_mem_gib(device).items()}
 
 
@@ -72,9 +83,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--compile", choices=compiled.MODES, default="off")
     args = parser.parse_args()
     result = measure(args.preset, args.levels, args.batch, args.length, args.repeats,
-                     args.device, tuple(args.binding), args.precision)
+                     args.device, tuple(args.binding), args.precision, args.compile)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

@@ -9,7 +9,11 @@ hierarchy_train_call_s (one training call, three levels due, paper sizes), hiera
 Mixed precision (issue #10, ``Trainer.precision = 'bf16'``): update_s_<seq>_bf16,
 world_model_s_<seq>_bf16, imagination_s_<seq>_bf16, mfu_<seq>_bf16 (against
 matmul_peak_flops_bf16, a bf16 matmul's peak), hierarchy_train_call_s_bf16, and
-bf16_speedup_<seq> = update_s_<seq> / update_s_<seq>_bf16.
+bf16_speedup_<seq> = update_s_<seq> / update_s_<seq>_bf16. Compiled training (issue #10,
+``Trainer.compile = 'default'``, float32): update_s_<seq>_compiled, world_model_s_<seq>_compiled,
+imagination_s_<seq>_compiled, mfu_<seq>_compiled (the eager FLOP count: the computation is the
+same), compile_s_<seq> (the first compiled update less a later one), graph_breaks_<seq> and
+compiled_speedup_<seq> = update_s_<seq> / update_s_<seq>_compiled.
 """
 
 from __future__ import annotations
@@ -65,6 +69,19 @@ def env_steps_per_s(steps: int, preset: str = PAPER) -> float:
     return (driver.env_steps - before) / (time.perf_counter() - start)
 
 
+def compiled_keys(seq: str, result: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """The ``*_compiled`` keys of ``seq`` from a ``--compile`` child, next to ``result``'s
+    eager float32 figures of the same run."""
+    out = {f"{key}_{seq}_compiled": child[key]
+           for key in ("update_s", "world_model_s", "imagination_s")}
+    out[f"mfu_{seq}_compiled"] = (result[f"flops_per_update_{seq}"] / child["update_s"]
+                                  / result["matmul_peak_flops"])
+    out[f"compile_s_{seq}"] = child["compile_s"]
+    out[f"graph_breaks_{seq}"] = child["graph_breaks"]
+    out[f"compiled_speedup_{seq}"] = result[f"update_s_{seq}"] / child["update_s"]
+    return out
+
+
 def collect(quick: bool) -> dict[str, Any]:
     from hieros_lab.sequence.s5_layers import scan_max_abs_err
 
@@ -90,6 +107,9 @@ def collect(quick: bool) -> dict[str, Any]:
                 result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
         hierarchy = _child("hieros_lab.bench.hierarchy", ["--precision", precision], quick)
         result.update({f"{k}{sfx}": v for k, v in hierarchy.items()})
+    for seq in ("s5",) if quick else SEQUENCES:  # --quick: one compile (a minute) is enough
+        result.update(compiled_keys(seq, result, _child(
+            "hieros_lab.bench.update", ["--sequence", seq, "--compile", "default"], quick)))
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
     result["scan_max_abs_err"] = scan_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))

@@ -4,7 +4,10 @@ Run as ``python -m hieros_lab.bench.update --sequence s5`` (the bench does this 
 sequence model's peak memory is its own); prints one JSON object. ``--device cuda`` measures on
 a GPU (``scripts/gpu_check.sh``), adding ``peak_gpu_mem_gib``; ``--precision bf16`` runs the
 update under bf16 autocast as a ``Trainer.precision = 'bf16'`` run does (imagination included);
-``--binding`` adds gin bindings after the preset.
+``--compile MODE`` compiles the level as ``Trainer.compile = MODE`` does and adds ``compile_s``
+(the first update's time less a compiled update's: what compiling cost) and ``graph_breaks``;
+the FLOP count is then the eager one (the computation is the same). ``--binding`` adds gin
+bindings after the preset.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -21,6 +25,7 @@ import torch
 from hieros_lab import config
 from hieros_lab.behavior.imagination import imagine
 from hieros_lab.bench.measure import count_flops, median_time, peak_gpu_mem_gib, peak_rss_gib
+from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
@@ -44,7 +49,8 @@ def random_batch(batch: int, length: int, size: int, seed: int = 0) -> dict[str,
 
 def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
             preset: str = "presets/hieros.gin", device: str = "cpu",
-            bindings: tuple[str, ...] = (), precision: str = "fp32") -> dict[str, Any]:
+            bindings: tuple[str, ...] = (), precision: str = "fp32",
+            compile_mode: str = "off") -> dict[str, Any]:
     # Paper sizes by default; the sequence model is swapped by a binding like any user would.
     config.parse([preset], [f"WorldModel.sequence = @{sequence}", *bindings])
     torch.manual_seed(0)
@@ -71,10 +77,22 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
         with mode():
             level.train_step(data)
 
-    update_s = median_time(update, repeats=repeats)
+    extra: dict[str, Any] = {}
+    if compile_mode != "off":
+        # FLOPs of the same update, counted eager (a FLOP counter inside compiled code would
+        # count nothing or recompile); then the first compiled call, which compiles.
+        flops = count_flops(update)
+        level.set_compile(compile_mode)
+        first = time.perf_counter()
+        update()
+        first = time.perf_counter() - first
+    update_s = median_time(update, repeats=repeats, warmup=0 if compile_mode != "off" else 1)
     world_model_s = median_time(wm_step, repeats=repeats, warmup=0)
     imagination_s = median_time(ac_step, repeats=repeats, warmup=0)
-    flops = count_flops(update)
+    if compile_mode == "off":
+        flops = count_flops(update)
+    else:
+        extra = {"compile_s": first - update_s, "graph_breaks": compiled.graph_breaks()}
     start = wm.start_states(state["post"], state["prior"])
     with torch.no_grad(), mode():
         policy = lambda x: ac.act(x, sample=True)  # noqa: E731
@@ -84,7 +102,7 @@ def measure(sequence: str, batch: int, length: int, size: int, repeats: int,
     return {"update_s": update_s, "world_model_s": world_model_s, "imagination_s": imagination_s,
             "flops_per_update": flops, "imagine_steps_per_s": starts * ac.horizon / rollout_s,
             "peak_rss_gib": peak_rss_gib(), **peak_gpu_mem_gib(device),
-            "params": sum(p.numel() for p in level.parameters())}
+            "params": sum(p.numel() for p in level.parameters()), **extra}
 
 
 def main() -> None:
@@ -98,9 +116,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--compile", choices=compiled.MODES, default="off")
     args = parser.parse_args()
     result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset,
-                     args.device, tuple(args.binding), args.precision)
+                     args.device, tuple(args.binding), args.precision, args.compile)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line
 
 

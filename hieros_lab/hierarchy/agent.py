@@ -26,6 +26,7 @@ from hieros_lab.hierarchy.abstraction import Abstraction
 from hieros_lab.hierarchy.level import Level
 from hieros_lab.hierarchy.pictures import goal_images, picture_grid
 from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
+from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.replay.step import Step
@@ -50,13 +51,15 @@ class Agent:
         batch_size: windows per training batch (B); the window length T is the replay's.
         precision: ``fp32`` or ``bf16``, the precision of every training step
             (:mod:`hieros_lab.nn.precision`); the trainer passes ``Trainer.precision`` resolved.
+        compile: ``off`` or a ``torch.compile`` mode for every level's training step
+            (:mod:`hieros_lab.nn.compiled`); the trainer passes ``Trainer.compile``.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
                  device: torch.device, level: Callable[..., Level],
                  replay: Callable[..., ReplayBuffer], abstraction: Callable[..., Abstraction],
                  num_levels: int = 1, k: int = 4, batch_size: int = 16,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", compile: str = "off") -> None:
         if num_levels < 1:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
@@ -66,6 +69,7 @@ class Agent:
         self.device, self.num_levels, self.k = device, num_levels, k
         prec.autocast(device, precision)  # refuses anything but fp32 / bf16 before any build
         self.precision = precision
+        self.compile = compiled.check(compile)  # before any build, like the precision
         self.image_obs = is_image_space(obs_space)
         self.batch_size = batch_size
         self.levels: list[Level] = []
@@ -74,6 +78,7 @@ class Agent:
         for i in range(num_levels):
             with gin.config_scope(f"level{i}"):
                 self._add_level(i, obs_space, num_actions, seed, level, replay, abstraction)
+            self.levels[-1].set_compile(self.compile)
         self.train_calls = 0
         self._train_state: HierarchyState | None = None
 
@@ -106,6 +111,7 @@ class Agent:
             out[f"derived/level{i}/critic_heads"] = ",".join(lvl.actor_critic.heads)
             out[f"derived/level{i}/params"] = str(sum(p.numel() for p in lvl.parameters()))
         out["derived/precision"] = self.precision  # what Trainer.precision resolved to
+        out["derived/compile"] = self.compile
         return out
 
     @property
@@ -179,6 +185,8 @@ class Agent:
                     step = lvl.train_step(batch)
                 metrics.update({f"level{i}/{k}": v for k, v in step.items()})
         self.train_calls += 1
+        if self.compile != "off":  # a break splits a graph: each one costs speed (issue #10)
+            metrics["compile/graph_breaks"] = float(compiled.graph_breaks())
         return metrics
 
     # -- checkpoints ----------------------------------------------------------------------------

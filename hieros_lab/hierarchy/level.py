@@ -129,6 +129,12 @@ class Level(nn.Module):
         """Registered non-module components (reward sources, mixer, entropy input), for tags."""
         return [*self.sources, self.mixer, self.world_model.entropy_input]
 
+    def set_compile(self, mode: str) -> None:
+        """Compile the pure tensor parts of :meth:`train_step` (``Trainer.compile``; world-model
+        loss, imagination, critic and actor losses: :mod:`hieros_lab.nn.compiled`)."""
+        self.world_model.set_compile(mode)
+        self.actor_critic.set_compile(mode)
+
     @torch.no_grad()
     def condition(self, goal_code: torch.Tensor | None,
                   goal: torch.Tensor | None = None) -> torch.Tensor | None:

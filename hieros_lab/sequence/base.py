@@ -52,8 +52,10 @@ class Latent:
 
     @staticmethod
     def stack(items: list[Latent], dim: int = 0) -> Latent:
+        # fields of an instance, not of the class: dynamo traces only the former (no graph
+        # break in a compiled rollout, hieros_lab/nn/compiled.py)
         return Latent(**{f.name: torch.stack([getattr(x, f.name) for x in items], dim)
-                         for f in fields(Latent)})
+                         for f in fields(items[0])})
 
 
 @runtime_checkable

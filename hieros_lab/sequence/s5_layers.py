@@ -164,7 +164,8 @@ class S5Layer(nn.Module):
         fresh computation. With gradients it is always recomputed, so no cached tensor ever
         carries an autograd graph that a ``backward`` could have freed.
         """
-        if torch.is_grad_enabled():
+        # Under torch.compile the graph computes it (dynamo must not trace the Python cache).
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
             return self._discretize()
         key = tuple((p.data_ptr(), p._version, p.dtype) for p in self._discrete_params())
         cached = self.__dict__.get("_discrete_cache")

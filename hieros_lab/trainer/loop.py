@@ -24,6 +24,7 @@ from tqdm import tqdm
 from hieros_lab import registry
 from hieros_lab.envs.base import EnvFactory, check_env
 from hieros_lab.hierarchy.agent import Agent
+from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
@@ -102,6 +103,9 @@ class Trainer:
         precision: ``auto``, ``fp32`` or ``bf16``: the precision of training steps
             (:mod:`hieros_lab.nn.precision`; ``auto``: bf16 on a CUDA device that supports it,
             else fp32). Acting and evaluation run in float32 either way.
+        compile: ``off`` (eager) or a ``torch.compile`` mode (``default``, ``reduce-overhead``,
+            ``max-autotune``) for the tensor parts of every training step
+            (:mod:`hieros_lab.nn.compiled`). Acting and evaluation stay eager.
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
@@ -109,7 +113,7 @@ class Trainer:
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
                  device: str = "auto", sampled_eval_episodes: int = 0,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", compile: str = "off") -> None:
         for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
@@ -125,6 +129,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.device = resolve_device(device)
         self.precision = prec.resolve(precision, self.device)
+        self.compile = compiled.check(compile)
         self.agent: Agent | None = None
 
     def make_tracker(self) -> Tracker:
@@ -142,7 +147,8 @@ class Trainer:
         self.sampled_eval_driver: Driver | None = None
         self.agent = self.agent_factory(obs_space=env.observation_space,
                                         num_actions=int(env.action_space.n), seed=self.seed,
-                                        device=self.device, precision=self.precision)
+                                        device=self.device, precision=self.precision,
+                                        compile=self.compile)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
         self._check_trains(self.agent)
         self.step, self.updates, self.episodes = 0, 0, 0

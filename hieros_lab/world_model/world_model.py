@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from hieros_lab.envs.base import is_image_space
+from hieros_lab.nn import compiled
 from hieros_lab.nn.distributions import symexp, symlog
 from hieros_lab.nn.modes import training
 from hieros_lab.nn.optim import Optimizer
@@ -116,6 +117,7 @@ class WorldModel(nn.Module):
         self.entropy_input = entropy_input
         self._opt = Optimizer(self.parameters(), lr=lr, eps=eps, clip=clip, warmup=warmup,
                               weight_decay=weight_decay)
+        self.set_compile("off")
         self.eval()  # train mode only inside its own loss (DESIGN §8)
 
     def optimizers(self) -> dict[str, Optimizer]:
@@ -148,6 +150,15 @@ class WorldModel(nn.Module):
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, Latent, Latent, dict[str, float]]:
         """Total loss (spec §2.5), ``post``/``prior`` ``[B, T]`` and metrics (no grad_norm/lr)."""
+        total, post, prior, metrics = self._loss_terms(batch)
+        # One device->host transfer for all metrics, outside the (possibly compiled) terms.
+        values = torch.stack(list(metrics.values())).tolist()
+        return total, post, prior, dict(zip(metrics, values, strict=True))
+
+    def loss_terms(self, batch: Batch
+                   ) -> tuple[torch.Tensor, Latent, Latent, dict[str, torch.Tensor]]:
+        """:meth:`loss` with its metrics as detached float32 scalars on the device: tensors in,
+        tensors out, what ``Trainer.compile`` compiles (:mod:`hieros_lab.nn.compiled`)."""
         post, prior = self.observe(batch)
         feat = post.feat()
         pred = self.decoder(feat)
@@ -169,10 +180,11 @@ class WorldModel(nn.Module):
                 "post_entropy": latent_entropy(post.logits).mean(),
                 "prior_entropy": latent_entropy(prior.logits).mean(),
             }
-        # One device->host transfer for all metrics.
-        values = torch.stack([v.detach().float() for v in metrics.values()]).tolist()
-        metrics = dict(zip(metrics, values, strict=True))
-        return total, post, prior, metrics
+        return total, post, prior, {k: v.detach().float() for k, v in metrics.items()}
+
+    def set_compile(self, mode: str) -> None:
+        """Run :meth:`loss_terms` through ``torch.compile`` in ``mode`` (``off``: eager)."""
+        self._loss_terms = compiled.compile_fn(self.loss_terms, mode)
 
     def train_step(self, batch: Batch) -> tuple[Latent, Latent, dict[str, float]]:
         """One optimiser step on ``batch``; returns detached ``post``, ``prior`` ``[B, T]``."""

@@ -14,7 +14,10 @@ KEYS = ["update_s_s5", "update_s_rssm", "world_model_s_s5", "imagination_s_s5",
         "sampler_us_per_sample_etbs_1000", "sampler_us_per_sample_uniform_1000",
         # mixed precision (Trainer.precision = 'bf16'), same run
         "update_s_s5_bf16", "update_s_rssm_bf16", "mfu_s5_bf16", "matmul_peak_flops_bf16",
-        "bf16_speedup_s5", "bf16_speedup_rssm", "hierarchy_train_call_s_bf16"]
+        "bf16_speedup_s5", "bf16_speedup_rssm", "hierarchy_train_call_s_bf16",
+        # compiled training (Trainer.compile = 'default'), same run; --quick compiles S5 only
+        "update_s_s5_compiled", "world_model_s_s5_compiled", "imagination_s_s5_compiled",
+        "mfu_s5_compiled", "compile_s_s5", "compiled_speedup_s5"]
 
 
 def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
@@ -29,6 +32,8 @@ def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
     assert 0 < result["mfu_s5"] < 1.5
     assert result["bf16_speedup_s5"] == result["update_s_s5"] / result["update_s_s5_bf16"]
     assert result["scan_max_abs_err"] < 1e-3
+    assert result["graph_breaks_s5"] == 0
+    assert result["compiled_speedup_s5"] == result["update_s_s5"] / result["update_s_s5_compiled"]
     assert result["flops_per_update_s5"] > 1e6
 
 

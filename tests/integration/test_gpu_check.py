@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["update_s_s5", "update_s_rssm", "world_model_s_s5", "imagination_s_rssm",
         "hierarchy_train_call_s", "hierarchy_over_level0", "pong_s_per_step",
         "pong_acting_s_per_step", "atari100k_hours", "check_wall_s", "update_s_s5_bf16",
-        "update_s_rssm_bf16", "hierarchy_train_call_s_bf16", "hierarchy_over_level0_bf16"]
+        "update_s_rssm_bf16", "hierarchy_train_call_s_bf16", "hierarchy_over_level0_bf16",
+        "update_s_s5_compiled_bf16", "compile_s_s5_compiled_bf16"]
 
 
 def test_the_script_writes_every_figure_on_cpu(tmp_path):
@@ -37,7 +38,11 @@ def test_the_script_writes_every_figure_on_cpu(tmp_path):
     assert result["hierarchy_over_level0_bf16"] == pytest.approx(
         result["hierarchy_train_call_s_bf16"] / result["update_s_s5_bf16"])
     assert result["pong_precision"] == "fp32"  # Trainer.precision 'auto' on a CPU
-    assert set(result["not_measured"]) == {"compiled", "cuda_graphs"}
+    assert result["graph_breaks_s5_compiled_bf16"] == 0
+    # --quick compiles S5 only; what it leaves out is named
+    assert set(result["not_measured"]) == {
+        "update_rssm_compiled_bf16", "update_s5_cuda_graphs_bf16", "update_rssm_cuda_graphs_bf16",
+        "hierarchy_compiled_bf16", "hierarchy_cuda_graphs_bf16"}
 
 
 def test_a_failing_part_is_recorded_and_the_others_still_run(monkeypatch):
@@ -52,6 +57,7 @@ def test_a_failing_part_is_recorded_and_the_others_still_run(monkeypatch):
     result = gpu_check.check("cpu", True, 10, 5.0)
     assert result["errors"] == {"hierarchy": "exit 1: CUDA error: out of memory",
                                 "hierarchy_bf16": "exit 1: CUDA error: out of memory"}
+    assert "update_s_s5_compiled_bf16" in result and "update_s_s5_cuda_graphs_bf16" in result
     assert result["update_s_s5"] == 2.0 and result["update_s_rssm"] == 2.0
     assert "hierarchy_over_level0" not in result and result["pong_s_per_step"] == 0.5
 

@@ -64,9 +64,26 @@ def test_actor_inputs_are_detached(toy_model):
         seen.append(inp.requires_grad)
         return _fixed_policy(3)(inp)
 
-    traj = imagine(model, policy, model.start(4), 3)
+    traj = imagine(model, policy, model.start(4), 3, model_grad=True)
     assert traj.states.deter.requires_grad  # the model graph exists ...
     assert seen == [False] * 3 and not traj.actor_inputs.requires_grad  # ... the actor's input not
+
+
+def test_the_model_runs_without_gradients_by_default(toy_model):
+    """A caller with gradients enabled (the compiled rollout) gets no model graph: only the
+    policy's own outputs may carry one."""
+    model = toy_model()
+    model.requires_grad_(True)
+    weight = torch.ones(1, requires_grad=True)
+    logits = []
+
+    def policy(inp):
+        logits.append(inp.sum(-1) * weight)
+        return _fixed_policy(3)(inp)
+
+    traj = imagine(model, policy, model.start(4), 3)
+    assert not traj.states.deter.requires_grad and not traj.pred["reward"].requires_grad
+    assert all(t.requires_grad for t in logits)
 
 
 def test_horizon_must_be_positive(toy_model):
