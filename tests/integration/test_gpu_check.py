@@ -54,7 +54,7 @@ def test_a_failing_part_is_recorded_and_the_others_still_run(monkeypatch):
         return {"pong_s_per_step": 0.5}
 
     monkeypatch.setattr(gpu_check, "run_part", fake)
-    result = gpu_check.check("cpu", True, 10, 5.0)
+    result = gpu_check.check("cpu", False, 10, 5.0)  # every part of every mode
     assert result["errors"] == {"hierarchy": "exit 1: CUDA error: out of memory",
                                 "hierarchy_bf16": "exit 1: CUDA error: out of memory"}
     assert "update_s_s5_compiled_bf16" in result and "update_s_s5_cuda_graphs_bf16" in result
