@@ -74,8 +74,3 @@ def graph_breaks() -> int:
     from torch._dynamo.utils import counters
 
     return int(sum(counters["graph_break"].values()))
-
-
-def is_compiling() -> bool:
-    """True while dynamo traces (code that caches Python state must not run then)."""
-    return torch.compiler.is_compiling()
