@@ -2,7 +2,8 @@
 
 Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops_per_update_<seq>,
 mfu_<seq>, matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
-env_steps_per_s (Atari Pong, policy in the loop), scan_max_abs_err. Replay samplers (issue #3,
+env_steps_per_s (Atari Pong, policy in the loop; env_steps_per_s_8envs: 8 envs, one batched
+policy call for all, issue #10), scan_max_abs_err. Replay samplers (issue #3,
 bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
 etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio. Hierarchy (issue #3, bench/hierarchy.py):
 hierarchy_train_call_s (one training call, three levels due, paper sizes), hierarchy_peak_rss_gib.
@@ -34,6 +35,8 @@ from hieros_lab.bench.measure import matmul_peak_flops
 SEQUENCES = ("s5", "rssm")
 #: precision -> key suffix (fp32 keeps the keys of issue #2)
 PRECISIONS = {"fp32": "", "bf16": "_bf16"}
+#: Envs of the batched-acting figure (``env_steps_per_s_<n>envs``, ``Trainer.num_envs``)
+BATCHED_ENVS = 8
 PAPER = "presets/hieros.gin"
 QUICK = "debug.gin"  # tiny sizes: a smoke test of the bench itself, not a measurement
 
@@ -50,23 +53,31 @@ def _child(module: str, args: list[str], quick: bool) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def env_steps_per_s(steps: int, preset: str = PAPER) -> float:
-    """Atari (Pong, 64x64, action repeat 4) stepped by the S5 agent's policy (paper sizes)."""
+def env_steps_per_s(steps: int, preset: str = PAPER, num_envs: int = 1) -> float:
+    """Atari (Pong, 64x64, action repeat 4) stepped by the S5 agent's policy (paper sizes);
+    ``num_envs``: that many envs, one batched policy call for all (``Trainer.num_envs``)."""
     from hieros_lab import config
     from hieros_lab.trainer.loop import Trainer
 
     config.parse([preset], ["Trainer.env = @atari", "atari.game = 'Pong'", "atari.size = 64",
                             "Trainer.tracker = @null", "Trainer.device = 'cpu'",
-                            "ReplayBuffer.capacity = 10000"])
+                            "ReplayBuffer.capacity = 10000", f"Trainer.num_envs = {num_envs}"])
     trainer = Trainer()
     trainer.build()
-    agent, driver = trainer.agent, trainer.driver
+    agent, drivers = trainer.agent, trainer.drivers
+
+    def round_() -> None:
+        for driver, action in zip(drivers, agent.step_batch([d.current() for d in drivers]),
+                                  strict=True):
+            driver.advance(action)
+
     for _ in range(5):
-        driver.step(agent.step)
-    start, before = time.perf_counter(), driver.env_steps
-    while driver.env_steps - before < steps:
-        driver.step(agent.step)
-    return (driver.env_steps - before) / (time.perf_counter() - start)
+        round_()
+    count = lambda: sum(d.env_steps for d in drivers)  # noqa: E731
+    start, before = time.perf_counter(), count()
+    while count() - before < steps:
+        round_()
+    return (count() - before) / (time.perf_counter() - start)
 
 
 def compiled_keys(seq: str, result: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +122,9 @@ def collect(quick: bool) -> dict[str, Any]:
         result.update(compiled_keys(seq, result, _child(
             "hieros_lab.bench.update", ["--sequence", seq, "--compile", "default"], quick)))
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
+    result[f"env_steps_per_s_{BATCHED_ENVS}envs"] = (
+        env_steps_per_s(50, QUICK, BATCHED_ENVS) if quick else
+        env_steps_per_s(1000, num_envs=BATCHED_ENVS))
     result["scan_max_abs_err"] = scan_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))
     result["quick"] = quick

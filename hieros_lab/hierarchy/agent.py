@@ -25,11 +25,20 @@ from hieros_lab.hierarchy import schedule
 from hieros_lab.hierarchy.abstraction import Abstraction
 from hieros_lab.hierarchy.level import Level
 from hieros_lab.hierarchy.pictures import goal_images, picture_grid
-from hieros_lab.hierarchy.runtime import HierarchyState, hierarchy_step, initial_state
+from hieros_lab.hierarchy.runtime import (
+    HierarchyState,
+    hierarchy_step,
+    hierarchy_step_batch,
+    initial_state,
+)
 from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.replay.buffer import ReplayBuffer
 from hieros_lab.replay.step import Step
+from hieros_lab.replay.streams import StreamReplay
+
+#: Offset between the replay seeds of two env streams (stream 0 keeps the single-stream seed).
+STREAM_SEED_OFFSET = 7_919
 
 
 def to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -53,19 +62,24 @@ class Agent:
             (:mod:`hieros_lab.nn.precision`); the trainer passes ``Trainer.precision`` resolved.
         compile: ``off`` or a ``torch.compile`` mode for every level's training step
             (:mod:`hieros_lab.nn.compiled`); the trainer passes ``Trainer.compile``.
+        num_envs: env streams acting at once (``Trainer.num_envs``): each keeps its own acting
+            memory and, at every level, its own replay ring (:mod:`hieros_lab.replay.streams`).
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
                  device: torch.device, level: Callable[..., Level],
                  replay: Callable[..., ReplayBuffer], abstraction: Callable[..., Abstraction],
                  num_levels: int = 1, k: int = 4, batch_size: int = 16,
-                 precision: str = "fp32", compile: str = "off") -> None:
+                 precision: str = "fp32", compile: str = "off", num_envs: int = 1) -> None:
         if num_levels < 1:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
             raise ValueError(f"Agent.k must be >= 1, got {k}")
         if batch_size < 1:
             raise ValueError(f"Agent.batch_size must be >= 1, got {batch_size}")
+        if num_envs < 1:
+            raise ValueError(f"Trainer.num_envs must be >= 1, got {num_envs}")
+        self.num_envs = num_envs
         self.device, self.num_levels, self.k = device, num_levels, k
         prec.autocast(device, precision)  # refuses anything but fp32 / bf16 before any build
         self.precision = precision
@@ -73,14 +87,14 @@ class Agent:
         self.image_obs = is_image_space(obs_space)
         self.batch_size = batch_size
         self.levels: list[Level] = []
-        self.replays: list[ReplayBuffer] = []
+        self.replays: list[ReplayBuffer | StreamReplay] = []
         self.abstractions: list[Abstraction] = []  # abstractions[i] feeds level i + 1
         for i in range(num_levels):
             with gin.config_scope(f"level{i}"):
                 self._add_level(i, obs_space, num_actions, seed, level, replay, abstraction)
             self.levels[-1].set_compile(self.compile)
         self.train_calls = 0
-        self._train_state: HierarchyState | None = None
+        self._train_states: list[HierarchyState] | None = None  # one per env stream
 
     def _add_level(self, i: int, obs_space: gym.spaces.Box, num_actions: int, seed: int,
                    level: Callable[..., Level], replay: Callable[..., ReplayBuffer],
@@ -96,9 +110,13 @@ class Agent:
         lvl = level(obs_space=obs_space, num_actions=num_actions, action_groups=groups, index=i,
                     has_parent=has_parent).to(self.device)
         self.levels.append(lvl)
-        self.replays.append(replay(obs_space=obs_space, num_actions=num_actions, seed=seed + i,
-                                   action_groups=groups, period=schedule.period(i, self.k),
-                                   goal_dim=lvl.code_dim if has_parent else 0))
+        rings = [replay(obs_space=obs_space, num_actions=num_actions,
+                        seed=seed + i + STREAM_SEED_OFFSET * j, action_groups=groups,
+                        period=schedule.period(i, self.k), goal_dim=lvl.code_dim if has_parent
+                        else 0, **({"streams": self.num_envs} if self.num_envs > 1 else {}))
+                 for j in range(self.num_envs)]
+        self.replays.append(rings[0] if self.num_envs == 1 else
+                            StreamReplay(rings, seed=seed + i + STREAM_SEED_OFFSET * self.num_envs))
 
     def derived_params(self) -> dict[str, str]:
         """Settings the run used that no binding states directly (logged as params)."""
@@ -127,9 +145,10 @@ class Agent:
     @property
     def steps_before_training(self) -> int:
         """Level-0 steps stored before :meth:`can_train` holds: ``batch_size`` windows of
-        ``length`` steps. Every env step stores one step (an episode's last step one more), so
-        this is also the env steps a run needs before its first update, at most."""
-        return self.replay.length + self.batch_size - 1
+        ``length`` steps, none across two env streams. Every env step stores one step (an
+        episode's last step one more), so this is also the env steps a run needs before its
+        first update, at most."""
+        return self.num_envs * (self.replay.length - 1) + self.batch_size
 
     def modules(self) -> list[torch.nn.Module]:
         return list(self.levels)
@@ -160,15 +179,32 @@ class Agent:
         return picture_grid(step.obs, goal_images(self.levels, state))
 
     def step(self, step: Step) -> int:
-        """Training step: act with sampling actors and store what every acting level saw and
-        chose in its replay; returns the env action."""
-        self._train_state = self._train_state or self.policy_state()
-        action, records = hierarchy_step(self.levels, self._train_state, step, self.k, True,
-                                         self.device)
-        for i, rec in records:
-            self.replays[i].add(rec.obs, rec.action, rec.reward, rec.is_first, rec.is_last,
-                                rec.is_terminal, goal=rec.goal)
-        return action
+        """Training step of a single-stream agent: act with sampling actors and store what every
+        acting level saw and chose in its replay; returns the env action."""
+        if self.num_envs != 1:
+            raise ValueError(f"Agent.step acts for one env; this agent has {self.num_envs} "
+                             "streams: call step_batch")
+        return self.step_batch([step])[0]
+
+    def step_batch(self, steps: list[Step]) -> list[int]:
+        """Training step of every env stream at once (``steps[j]``: stream j's current step):
+        one batched policy call per level; each stream's records go to its own replay ring.
+        Returns each stream's env action."""
+        if len(steps) != self.num_envs:
+            raise ValueError(f"{len(steps)} env steps for an agent of {self.num_envs} streams")
+        if self._train_states is None:
+            self._train_states = [self.policy_state() for _ in range(self.num_envs)]
+        actions, records = hierarchy_step_batch(self.levels, self._train_states, steps, self.k,
+                                                True, self.device)
+        for j, stream_records in enumerate(records):
+            for i, rec in stream_records:
+                self._ring(i, j).add(rec.obs, rec.action, rec.reward, rec.is_first, rec.is_last,
+                                     rec.is_terminal, goal=rec.goal)
+        return actions
+
+    def _ring(self, level: int, stream: int) -> ReplayBuffer:
+        rep = self.replays[level]
+        return rep.streams[stream] if isinstance(rep, StreamReplay) else rep
 
     # -- training -------------------------------------------------------------------------------
     def can_train(self) -> bool:
@@ -206,19 +242,29 @@ class Agent:
             for key, opt in lvl.optimizers().items():
                 opt.load_state_dict(opts[key])
         self.train_calls = int(state["train_calls"])
-        self._train_state = None
+        self._train_states = None
 
-    def acting_state(self) -> dict[str, Any] | None:
-        """The training stream's acting memory (every level's latent, held outputs, acting
+    def acting_state(self) -> dict[str, Any] | list[dict[str, Any]] | None:
+        """The training streams' acting memory (every level's latent, held outputs, acting
         windows, abstractions; None before the first step), for a checkpoint that resumes
-        mid-episode. Load it after :meth:`load_state_dict`, which clears it."""
-        return None if self._train_state is None else self._train_state.state_dict()
+        mid-episode: one stream's dict, or a list of them with several env streams. Load it
+        after :meth:`load_state_dict`, which clears it."""
+        if self._train_states is None:
+            return None
+        saved = [state.state_dict() for state in self._train_states]
+        return saved[0] if self.num_envs == 1 else saved
 
-    def load_acting_state(self, state: dict[str, Any] | None) -> None:
-        self._train_state = None
-        if state is not None:
-            self._train_state = self.policy_state()
-            self._train_state.load_state_dict(state)
+    def load_acting_state(self, state: dict[str, Any] | list[dict[str, Any]] | None) -> None:
+        self._train_states = None
+        if state is None:
+            return
+        saved = [state] if isinstance(state, dict) else list(state)
+        if len(saved) != self.num_envs:
+            raise ValueError(f"acting state of {len(saved)} env streams, agent has "
+                             f"{self.num_envs} (Trainer.num_envs)")
+        self._train_states = [self.policy_state() for _ in saved]
+        for mine, one in zip(self._train_states, saved, strict=True):
+            mine.load_state_dict(one)
 
     def save_replay(self, directory: Path) -> None:
         for i, rep in enumerate(self.replays):

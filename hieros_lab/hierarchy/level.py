@@ -49,6 +49,41 @@ class PolicyState:
     window: ActingWindow | None = None
 
 
+def cat_policies(states: Sequence[PolicyState]) -> PolicyState:
+    """The acting memories of several streams as one batch (concatenated along dim 0).
+
+    One state is returned as it is, so a single stream computes exactly what it always did.
+    Windows must be equally long (``runtime.hierarchy_step_batch`` groups streams by length).
+    """
+    if len(states) == 1:
+        return states[0]
+    cat = lambda ts: torch.cat(list(ts), 0)  # noqa: E731
+    latent = Latent(**{f.name: cat(getattr(s.latent, f.name) for s in states)
+                       for f in dataclasses.fields(states[0].latent)})
+    window = None
+    if states[0].window is not None:
+        wins = [s.window for s in states]
+        window = ActingWindow(cat(w.embed for w in wins), cat(w.prev_action for w in wins),
+                              cat(w.is_first for w in wins))
+    return PolicyState(latent, cat(s.prev_action for s in states), window)
+
+
+def split_policies(state: PolicyState, count: int) -> list[PolicyState]:
+    """Inverse of :func:`cat_policies`: ``count`` one-stream states (views of ``state``)."""
+    if count == 1:
+        return [state]
+
+    def row(r: int) -> PolicyState:
+        take = lambda t: t[r:r + 1]  # noqa: E731
+        window = state.window
+        if window is not None:
+            window = ActingWindow(take(window.embed), take(window.prev_action),
+                                  take(window.is_first))
+        return PolicyState(state.latent.map(take), take(state.prev_action), window)
+
+    return [row(r) for r in range(count)]
+
+
 def select_sources(built: Sequence[RewardSource], index: int,
                    has_parent: bool) -> list[RewardSource]:
     """The sources level ``index`` uses: those active at it whose needs it can meet.

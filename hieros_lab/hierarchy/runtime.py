@@ -23,7 +23,7 @@ import torch
 
 from hieros_lab.hierarchy import schedule
 from hieros_lab.hierarchy.abstraction import Abstraction
-from hieros_lab.hierarchy.level import Level, PolicyState
+from hieros_lab.hierarchy.level import Level, PolicyState, cat_policies, split_policies
 from hieros_lab.replay.step import Step
 
 
@@ -64,46 +64,92 @@ def initial_state(levels: list[Level], abstractions: list[Abstraction],
         outputs=[torch.zeros(1, lvl.num_actions, device=device) for lvl in levels])
 
 
-def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(obs, device=device).unsqueeze(0)
-
-
 def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: int, sample: bool,
                    device: torch.device) -> tuple[int, list[tuple[int, Step]]]:
-    """Act for one env step; returns the env action and the (level, step) records to store.
-
-    ``sample``: actors sample (training) or take their mode (greedy evaluation, spec §1.6).
+    """Act for one env step of one stream; returns the env action and the (level, step) records
+    to store. ``sample``: actors sample (training) or take their mode (greedy evaluation, §1.6).
     """
-    if step.is_first:
-        state.episode_step = 0
-    acting = [schedule.acts(i, state.episode_step, k) or step.is_last
-              for i in range(len(levels))]
-    flags = step.is_first, step.is_last, step.is_terminal
-    pending: dict[int, tuple[np.ndarray, float, tuple[bool, bool, bool]]] = {}
-    obs, reward = step.obs, step.reward
+    actions, records = hierarchy_step_batch(levels, [state], [step], k, sample, device)
+    return actions[0], records[0]
+
+
+def hierarchy_step_batch(levels: list[Level], states: list[HierarchyState], steps: list[Step],
+                         k: int, sample: bool,
+                         device: torch.device) -> tuple[list[int], list[list[tuple[int, Step]]]]:
+    """Act for one env step of each of N streams (``states[j]`` sees ``steps[j]``), one batched
+    call per level (``Trainer.num_envs``); returns each stream's env action and records.
+
+    Streams keep their own schedules (an episode's step count decides which levels act, §3), so
+    level i runs on the streams where it acts now. Acting windows of unequal length (higher
+    levels of streams in different phases) run as separate batches. With one stream every call
+    is the single-stream call (``cat_policies`` passes one state through), so ``num_envs = 1``
+    is bit for bit the agent without streams.
+    """
+    if len(states) != len(steps):
+        raise ValueError(f"{len(states)} acting states for {len(steps)} env steps")
+    for state, step in zip(states, steps, strict=True):
+        if step.is_first:
+            state.episode_step = 0
+    # What level i sees in stream j (env step, or the period's abstraction above level 0).
+    seen: list[tuple[np.ndarray, float, tuple[bool, bool, bool]]] = [
+        (step.obs, step.reward, (step.is_first, step.is_last, step.is_terminal))
+        for step in steps]
+    pending: list[dict[int, tuple[np.ndarray, float, tuple[bool, bool, bool]]]] = [
+        {} for _ in steps]
+    active = list(range(len(steps)))
     for i, level in enumerate(levels):  # bottom-up
-        if not acting[i]:
-            break  # a level above a non-acting level does not act either
-        if i > 0:
-            higher = state.abstractions[i - 1].pop(is_last=step.is_last,
-                                                   is_terminal=step.is_terminal)
-            obs, reward = higher.obs, higher.reward
-            flags = higher.is_first, higher.is_last, higher.is_terminal
-        obs_t = _obs_tensor(obs, device)
-        # Posterior latents are sampled in evaluation too; only the actors turn greedy there.
-        state.policy[i] = level.observe(state.policy[i], obs_t,
-                                        torch.tensor([flags[0]], device=device), sample=True)
-        if i < len(levels) - 1:
-            state.abstractions[i].push(state.policy[i].latent.feat()[0], reward, flags[0])
-        pending[i] = (np.asarray(obs), float(reward), flags)
-    records: list[tuple[int, Step]] = []
-    for i in sorted(pending, reverse=True):  # top-down
+        # a level above a non-acting level does not act either
+        active = [j for j in active
+                  if schedule.acts(i, states[j].episode_step, k) or steps[j].is_last]
+        if not active:
+            break
+        for j in active:
+            if i > 0:
+                higher = states[j].abstractions[i - 1].pop(is_last=steps[j].is_last,
+                                                           is_terminal=steps[j].is_terminal)
+                seen[j] = (higher.obs, higher.reward,
+                           (higher.is_first, higher.is_last, higher.is_terminal))
+        for group in _by_window_length(active, [states[j].policy[i] for j in active]):
+            batch = cat_policies([states[j].policy[i] for j in group])
+            obs_t = torch.as_tensor(np.stack([np.asarray(seen[j][0]) for j in group]),
+                                    device=device)
+            first = torch.tensor([seen[j][2][0] for j in group], device=device)
+            # Posterior latents are sampled in evaluation too; only the actors turn greedy there.
+            batch = level.observe(batch, obs_t, first, sample=True)
+            for j, one in zip(group, split_policies(batch, len(group)), strict=True):
+                states[j].policy[i] = one
+        for j in active:
+            obs, reward, flags = seen[j]
+            if i < len(levels) - 1:
+                states[j].abstractions[i].push(states[j].policy[i].latent.feat()[0], reward,
+                                               flags[0])
+            pending[j][i] = (np.asarray(obs), float(reward), flags)
+    records: list[list[tuple[int, Step]]] = [[] for _ in steps]
+    for i in reversed(range(len(levels))):  # top-down
+        group = [j for j in range(len(steps)) if i in pending[j]]
+        if not group:
+            continue
         level = levels[i]
-        goal = state.outputs[i + 1] if level.has_parent else None
-        action, state.policy[i] = level.act(state.policy[i], goal, sample)
-        state.outputs[i] = action
-        obs_i, reward_i, (first, last, terminal) = pending[i]
-        records.append((i, Step(obs_i, reward_i, first, last, terminal, action[0].cpu().numpy(),
-                                None if goal is None else goal[0].cpu().numpy())))
-    state.episode_step += 1
-    return int(state.outputs[0][0].argmax()), records
+        goal = (torch.cat([states[j].outputs[i + 1] for j in group]) if level.has_parent
+                else None)
+        batch = cat_policies([states[j].policy[i] for j in group])
+        action, batch = level.act(batch, goal, sample)
+        for r, (j, one) in enumerate(zip(group, split_policies(batch, len(group)),
+                                         strict=True)):
+            states[j].policy[i] = one
+            states[j].outputs[i] = action[r:r + 1] if len(group) > 1 else action
+            obs_i, reward_i, (first, last, terminal) = pending[j][i]
+            records[j].append((i, Step(obs_i, reward_i, first, last, terminal,
+                                       action[r].cpu().numpy(),
+                                       None if goal is None else goal[r].cpu().numpy())))
+    for state in states:
+        state.episode_step += 1
+    return [int(state.outputs[0][0].argmax()) for state in states], records
+
+
+def _by_window_length(streams: list[int], policies: list[PolicyState]) -> list[list[int]]:
+    """``streams`` grouped so that each group's acting windows have one length (in order)."""
+    groups: dict[int, list[int]] = {}
+    for j, policy in zip(streams, policies, strict=True):
+        groups.setdefault(-1 if policy.window is None else len(policy.window), []).append(j)
+    return list(groups.values())

@@ -53,7 +53,10 @@ class ReplayBuffer:
     remembers the same stretch of experience (:func:`level_capacity`). ``scale_by_period =
     False`` makes ``capacity`` the level's own step count (e.g. ``level1/ReplayBuffer.capacity =
     5000`` with ``level1/ReplayBuffer.scale_by_period = False``). The effective value is
-    :attr:`capacity`; the run records it as a derived parameter.
+    :attr:`capacity`; the run records it as a derived parameter. With ``Trainer.num_envs = N``
+    each env stream has a ring of its own (:class:`~hieros_lab.replay.streams.StreamReplay`),
+    built with ``streams = N``: each holds ``ceil(capacity / N)`` of the level's steps (at least
+    ``length``), so the level as a whole remembers the same stretch of experience.
 
     ``sample(B)`` returns ``obs [B, T, ...]``, one-hot ``action [B, T, A]`` float32, ``reward
     [B, T]`` float32 and bool ``is_first``/``is_last``/``is_terminal [B, T]`` with
@@ -68,12 +71,16 @@ class ReplayBuffer:
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
                  sampler: Callable[..., Sampler], capacity: int = 1_000_000, length: int = 64,
                  seed: int = 0, action_groups: int = 1, goal_dim: int = 0, period: int = 1,
-                 scale_by_period: bool = True) -> None:
+                 scale_by_period: bool = True, streams: int = 1) -> None:
         if not isinstance(obs_space, gym.spaces.Box):
             raise ValueError(f"ReplayBuffer needs a Box observation space, got {obs_space}")
         if period < 1:
             raise ValueError(f"ReplayBuffer.period must be >= 1, got {period}")
+        if streams < 1:
+            raise ValueError(f"ReplayBuffer.streams must be >= 1, got {streams}")
         capacity = level_capacity(int(capacity), int(length), int(period), scale_by_period)
+        if streams > 1:  # this ring is one of ``streams`` (replay/streams.py)
+            capacity = max(int(length), -(-capacity // streams))
         if num_actions < 1 or length < 1 or capacity < length:
             raise ValueError(f"ReplayBuffer needs num_actions >= 1 and capacity >= length >= 1 "
                              f"(num_actions={num_actions}, capacity={capacity}, length={length})")

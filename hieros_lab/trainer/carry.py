@@ -33,14 +33,19 @@ FILE = "acting.pt"
 class Acting:
     """The acting side of a run at a safe point (top of an env step, or before an evaluation)."""
 
-    train: Driver
+    train: Driver | list[Driver]  # a list with several env streams (Trainer.num_envs)
     eval: Driver | None
     sampled_eval: Driver | None
     agent_state: dict[str, Any] | None  # Agent.acting_state()
     env_config: str  # env_config() of the run that saved it
 
+    def train_drivers(self) -> list[Driver]:
+        """The training streams' drivers, stream 0 first."""
+        return list(self.train) if isinstance(self.train, list) else [self.train]
+
     def drivers(self) -> list[Driver]:
-        return [d for d in (self.train, self.eval, self.sampled_eval) if d is not None]
+        return [d for d in (*self.train_drivers(), self.eval, self.sampled_eval)
+                if d is not None]
 
 
 def env_config(factory: Any, seed: int) -> str:

@@ -27,7 +27,8 @@ class Episode:
 
 @dataclass
 class Driver:
-    """Runs ``env`` one step at a time with ``policy(step) -> env action``."""
+    """Runs ``env`` one step at a time with ``policy(step) -> env action`` (:meth:`step`), or
+    as :meth:`current` then :meth:`advance` when one policy call serves several drivers."""
 
     env: gym.Env
     seed: int
@@ -49,10 +50,18 @@ class Driver:
         The policy also sees the last step of an episode (``is_last``): its action is not
         executed, but the agent stores the step (spec §6.1).
         """
+        return self.advance(int(policy(self.current())))
+
+    def current(self) -> Step:
+        """The step the policy acts on next (a fresh episode's first step after an end)."""
         if self._current is None:
             self._current = self._reset()
-        current = self._current
-        action = int(policy(current))
+        return self._current
+
+    def advance(self, action: int) -> Episode | None:
+        """Execute ``action`` for :meth:`current` (the policy's answer to it); at an episode's
+        last step nothing is executed and the finished :class:`Episode` is returned."""
+        current = self.current()
         if current.is_last:
             self._current = None
             return Episode(self._score, self._length)

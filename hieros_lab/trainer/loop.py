@@ -33,7 +33,7 @@ from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
 from hieros_lab.trainer.journal import MetricJournal, replay
-from hieros_lab.trainer.schedule import Ratio, every, planned_updates
+from hieros_lab.trainer.schedule import Ratio, crossed, planned_updates
 from hieros_lab.trainer.stopping import StopRequest
 
 
@@ -56,6 +56,9 @@ EVAL_SEED_OFFSET = 1_000_003
 #: Seed offset of the sampled-policy evaluation's env: its own env, so that turning it on changes
 #: neither the greedy evaluation's episodes nor training.
 SAMPLED_EVAL_SEED_OFFSET = 2_000_003
+#: Seed offset between the training envs of two streams (``Trainer.num_envs``); stream 0 keeps
+#: ``Trainer.seed``, so one env is seeded as it always was.
+STREAM_SEED_OFFSET = 3_000_017
 
 
 def resolve_device(device: str) -> torch.device:
@@ -106,6 +109,11 @@ class Trainer:
         compile: ``off`` (eager) or a ``torch.compile`` mode (``default``, ``reduce-overhead``,
             ``max-autotune``) for the tensor parts of every training step
             (:mod:`hieros_lab.nn.compiled`). Acting and evaluation stay eager.
+        num_envs: training envs stepped together, each its own stream (seed ``seed + j *``
+            ``STREAM_SEED_OFFSET``, its own acting memory and replay rings); one batched policy
+            call per level serves them all. ``steps`` counts the env steps of all of them, and
+            exactly that many are executed (the last round steps only the envs still in budget).
+            1: the single-env trainer, bit for bit.
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
@@ -113,8 +121,9 @@ class Trainer:
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
                  device: str = "auto", sampled_eval_episodes: int = 0,
-                 precision: str = "auto", compile: str = "off") -> None:
-        for name, value in (("steps", steps), ("eval_episodes", eval_episodes)):
+                 precision: str = "auto", compile: str = "off", num_envs: int = 1) -> None:
+        for name, value in (("steps", steps), ("eval_episodes", eval_episodes),
+                            ("num_envs", num_envs)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
         if sampled_eval_episodes < 0:
@@ -127,10 +136,20 @@ class Trainer:
         self.steps, self.train_ratio, self.seed = steps, train_ratio, seed
         self.log_every, self.eval_every, self.eval_episodes = log_every, eval_every, eval_episodes
         self.checkpoint_every = checkpoint_every
+        self.num_envs = num_envs
         self.device = resolve_device(device)
         self.precision = prec.resolve(precision, self.device)
         self.compile = compiled.check(compile)
         self.agent: Agent | None = None
+
+    @property
+    def driver(self) -> Driver:
+        """Stream 0's training driver (the only one with ``num_envs = 1``)."""
+        return self.drivers[0]
+
+    def stream_seed(self, stream: int, step: int = 0) -> int:
+        """Seed of training env ``stream``; ``step``: of a fresh env made at that step."""
+        return self.seed + step + STREAM_SEED_OFFSET * stream
 
     def make_tracker(self) -> Tracker:
         return self.tracker_factory()
@@ -142,13 +161,16 @@ class Trainer:
         np.random.seed(self.seed % 2**32)
         env = self.env_factory(seed=self.seed)
         check_env(env, getattr(self.env_factory, "__name__", "env"))
-        self.driver = Driver(env, self.seed)
+        self.drivers = [Driver(env, self.seed)]
+        for j in range(1, self.num_envs):
+            seed = self.stream_seed(j)
+            self.drivers.append(Driver(self.env_factory(seed=seed), seed))
         self.eval_driver: Driver | None = None
         self.sampled_eval_driver: Driver | None = None
         self.agent = self.agent_factory(obs_space=env.observation_space,
                                         num_actions=int(env.action_space.n), seed=self.seed,
                                         device=self.device, precision=self.precision,
-                                        compile=self.compile)
+                                        compile=self.compile, num_envs=self.num_envs)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)
         self._check_trains(self.agent)
         self.step, self.updates, self.episodes = 0, 0, 0
@@ -191,7 +213,8 @@ class Trainer:
         path = ckpt.new_checkpoint_dir(root, self.step)
         self.journal.write(path)
         self.agent.save_replay(path)
-        carry.save(path, carry.Acting(self.driver, self.eval_driver, self.sampled_eval_driver,
+        train = self.drivers[0] if self.num_envs == 1 else list(self.drivers)
+        carry.save(path, carry.Acting(train, self.eval_driver, self.sampled_eval_driver,
                                       self.agent.acting_state(),
                                       carry.env_config(self.env_factory, self.seed)))
         state = {"agent": self.agent.state_dict(), "step": self.step, "updates": self.updates,
@@ -246,14 +269,16 @@ class Trainer:
         self.fresh_reason = ("this env cannot be checkpointed" if acting is None else
                              None if acting.env_config == now else
                              f"its env settings changed: {acting.env_config} -> {now}")
+        for driver in self.drivers:
+            driver.close()
         if self.fresh_reason is None:  # the stopped run's envs and acting memory: exact
-            self.driver.close()
-            self.driver, self.eval_driver = acting.train, acting.eval
+            self.drivers, self.eval_driver = acting.train_drivers(), acting.eval
             self.sampled_eval_driver = acting.sampled_eval
             self.agent.load_acting_state(acting.agent_state)
-        else:  # a fresh, deterministically seeded env
-            self.driver = Driver(self.env_factory(seed=self.seed + self.step),
-                                 self.seed + self.step)
+        else:  # fresh, deterministically seeded envs
+            self.drivers = [Driver(self.env_factory(seed=self.stream_seed(j, self.step)),
+                                   self.stream_seed(j, self.step))
+                            for j in range(self.num_envs)]
             self.inexact_resumes += 1
         return True
 
@@ -281,25 +306,18 @@ class Trainer:
         try:
             while self.step < self.steps:
                 stop.check()
-                before = self.driver.env_steps
-                episode = self.driver.step(self.agent.step)
-                if episode is not None:
-                    self.episodes += 1
-                    self.journal.add({keys.EPISODE_SCORE: episode.score,
-                                      keys.EPISODE_LENGTH: float(episode.length),
-                                      keys.EPISODES: float(self.episodes)}, self.step)
-                    bar.set_postfix(score=f"{episode.score:.1f}", refresh=False)
-                if self.driver.env_steps == before:
+                stepped = self._act(bar)
+                if not stepped:  # every stream was at an episode's last step
                     continue
-                self.step += 1
-                bar.update(1)
+                before, self.step = self.step, self.step + stepped
+                bar.update(stepped)
                 if self.agent.can_train():
                     for _ in range(self.ratio(self.step)):
                         for key, value in self.agent.train().items():
                             pending[key].append(value)
                         self.updates += 1
                 clock()
-                if every(self.step, self.log_every):
+                if crossed(before, self.step, self.log_every):
                     now = time.perf_counter()
                     perf = {keys.UPDATES_PER_S: (self.updates - last_updates) / (now - last_time),
                             keys.ENV_STEPS_PER_S: (self.step - last_step) / (now - last_time),
@@ -311,11 +329,11 @@ class Trainer:
                                       **perf}, self.step)
                     pending.clear()
                     last_time, last_step, last_updates = now, self.step, self.updates
-                if every(self.step, self.eval_every) and self.step < self.steps:
+                if crossed(before, self.step, self.eval_every) and self.step < self.steps:
                     self.eval_due = True
                     self.run_eval(tracker, stop)
                     clock()
-                if every(self.step, self.checkpoint_every):
+                if crossed(before, self.step, self.checkpoint_every):
                     self.save(checkpoint_root, tracker)
         finally:
             bar.close()
@@ -325,6 +343,28 @@ class Trainer:
         self.journal.add({keys.WALL_S: self.wall_s}, self.step)
         self.save(checkpoint_root, tracker)
         return final
+
+    def _act(self, bar: tqdm) -> int:
+        """One policy call for every training stream, then each env executes its action;
+        returns the env steps executed. Streams at an episode's last step execute nothing
+        (their episode is logged); in the round that reaches ``steps`` only the streams still
+        within budget execute, so a run makes exactly ``steps`` env steps."""
+        assert self.agent is not None
+        actions = self.agent.step_batch([driver.current() for driver in self.drivers])
+        budget, executed = self.steps - self.step, 0
+        for driver, action in zip(self.drivers, actions, strict=True):
+            if not driver.current().is_last:
+                if executed == budget:
+                    continue
+                executed += 1
+            episode = driver.advance(action)
+            if episode is not None:
+                self.episodes += 1
+                self.journal.add({keys.EPISODE_SCORE: episode.score,
+                                  keys.EPISODE_LENGTH: float(episode.length),
+                                  keys.EPISODES: float(self.episodes)}, self.step)
+                bar.set_postfix(score=f"{episode.score:.1f}", refresh=False)
+        return executed
 
     def run_eval(self, tracker: Tracker, stop: StopRequest | None = None) -> dict[str, float]:
         """Greedy evaluation at ``step``. It changes no training state, so a stop raises

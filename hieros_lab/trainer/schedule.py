@@ -48,6 +48,8 @@ def planned_updates(steps: int, first_step: int, ratio: float) -> int:
     return 1 + int((steps - first_step) * ratio)
 
 
-def every(step: int, interval: int) -> bool:
-    """True when ``step`` is a positive multiple of ``interval`` (``interval <= 0``: never)."""
-    return interval > 0 and step > 0 and step % interval == 0
+def crossed(before: int, now: int, interval: int) -> bool:
+    """True when a positive multiple of ``interval`` lies in ``(before, now]``: the step count
+    went past it (several env streams advance it by more than one; ``interval <= 0``: never).
+    With ``now = before + 1``: ``now`` is a positive multiple of ``interval``."""
+    return interval > 0 and now > 0 and now // interval > before // interval

@@ -9,7 +9,7 @@ from hieros_lab import cli
 
 KEYS = ["update_s_s5", "update_s_rssm", "world_model_s_s5", "imagination_s_s5",
         "flops_per_update_s5", "matmul_peak_flops", "mfu_s5", "peak_rss_gib",
-        "imagine_steps_per_s", "env_steps_per_s", "scan_max_abs_err",
+        "imagine_steps_per_s", "env_steps_per_s", "env_steps_per_s_8envs", "scan_max_abs_err",
         "hierarchy_train_call_s", "hierarchy_peak_rss_gib", "etbs_cv_ratio", "etbs_cv_ratio_tau1",
         "sampler_us_per_sample_etbs_1000", "sampler_us_per_sample_uniform_1000",
         # mixed precision (Trainer.precision = 'bf16'), same run

@@ -23,6 +23,9 @@ CONFIGS = {
     "1level": ("Trainer.steps = 120", "WorldModel.act_context = 4"),
     "2levels": ("Trainer.steps = 120", "Agent.num_levels = 2", "Agent.k = 2",
                 "Trainer.sampled_eval_episodes = 1"),
+    # several env streams: every env, every stream's acting memory and replay ring
+    "2levels_3envs": ("Trainer.steps = 120", "Agent.num_levels = 2", "Agent.k = 2",
+                      "Trainer.num_envs = 3", "WorldModel.act_context = 4"),
 }
 COMMON = ("Trainer.log_every = 25", "Trainer.eval_every = 50", "Trainer.checkpoint_every = 100")
 #: Wall-clock metrics: the only ones a stop may change.

@@ -31,21 +31,21 @@ def run(num_levels: int, steps: int, episode_length: int = 9, bindings: tuple[st
     agent = make_agent(env)
     driver = Driver(env, seed=0)
     latents, records, env_steps = [], [], []
-    hierarchy_step = agent_module.hierarchy_step
+    hierarchy_step = agent_module.hierarchy_step_batch
 
     def recording_step(*args, **kwargs):
-        action, recs = hierarchy_step(*args, **kwargs)
-        records.append(list(recs))
-        return action, recs
+        actions, recs = hierarchy_step(*args, **kwargs)
+        records.append(list(recs[0]))  # the agent's one env stream
+        return actions, recs
 
     def policy(step):
         action = agent.step(step)
-        latents.append(agent._train_state.policy[0].latent.feat()[0].clone())
+        latents.append(agent._train_states[0].policy[0].latent.feat()[0].clone())
         env_steps.append(step)
         return action
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(agent_module, "hierarchy_step", recording_step)
+        mp.setattr(agent_module, "hierarchy_step_batch", recording_step)
         while len(env_steps) < steps:
             driver.step(policy)
     assert len(records) == len(env_steps)
@@ -151,6 +151,6 @@ def test_an_acting_context_reaches_every_level_and_bounds_its_window():
     agent, _, records, _ = run(3, 30, bindings=("WorldModel.act_context = 3",))
     for i, level in enumerate(agent.levels):
         assert level.world_model.act_context == 3
-        window = agent._train_state.policy[i].window
+        window = agent._train_states[0].policy[i].window
         assert window is not None and 1 <= len(window) <= 3, i
-    assert len(agent._train_state.policy[0].window) == 3  # level 0 acted on all 30 steps
+    assert len(agent._train_states[0].policy[0].window) == 3  # level 0 acted on all 30 steps
