@@ -1,9 +1,11 @@
 """``hieros-lab bench``: measure, print a table, log to MLflow, write a flat JSON object.
 
 Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops_per_update_<seq>,
-mfu_<seq>, matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
+mfu_<seq>, imagine_steps_per_s_<seq>, peak_rss_gib_<seq> for every <seq> of SEQUENCES (s5, rssm,
+mamba: issue #11), matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
 env_steps_per_s (Atari Pong, policy in the loop; env_steps_per_s_8envs: 8 envs, one batched
-policy call for all, issue #10), scan_max_abs_err. Replay samplers (issue #3,
+policy call for all, issue #10), scan_max_abs_err, mamba_scan_max_abs_err (the selective scan
+against its recurrence, issue #11). Replay samplers (issue #3,
 bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
 etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio. Hierarchy (issue #3, bench/hierarchy.py):
 hierarchy_train_call_s (one training call, three levels due, paper sizes), hierarchy_peak_rss_gib.
@@ -32,7 +34,9 @@ import torch
 from hieros_lab.bench import samplers
 from hieros_lab.bench.measure import matmul_peak_flops
 
-SEQUENCES = ("s5", "rssm")
+SEQUENCES = ("s5", "rssm", "mamba")
+#: Sequence models the full bench also measures compiled (a compile takes minutes on a CPU)
+COMPILED_SEQUENCES = ("s5", "rssm")
 #: precision -> key suffix (fp32 keeps the keys of issue #2)
 PRECISIONS = {"fp32": "", "bf16": "_bf16"}
 #: Envs of the batched-acting figure (``env_steps_per_s_<n>envs``, ``Trainer.num_envs``)
@@ -94,6 +98,7 @@ def compiled_keys(seq: str, result: dict[str, Any], child: dict[str, Any]) -> di
 
 
 def collect(quick: bool) -> dict[str, Any]:
+    from hieros_lab.sequence.mamba_layers import scan_max_abs_err as mamba_scan_max_abs_err
     from hieros_lab.sequence.s5_layers import scan_max_abs_err
 
     result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops(),
@@ -113,12 +118,13 @@ def collect(quick: bool) -> dict[str, Any]:
                 result[f"bf16_speedup_{seq}"] = result[f"update_s_{seq}"] / child["update_s"]
                 continue
             result[f"params_{seq}"] = child["params"]
+            result[f"imagine_steps_per_s_{seq}"] = child["imagine_steps_per_s"]
             if seq == "s5":
                 result["peak_rss_gib"] = child["peak_rss_gib"]
                 result["imagine_steps_per_s"] = child["imagine_steps_per_s"]
         hierarchy = _child("hieros_lab.bench.hierarchy", ["--precision", precision], quick)
         result.update({f"{k}{sfx}": v for k, v in hierarchy.items()})
-    for seq in ("s5",) if quick else SEQUENCES:  # --quick: one compile (a minute) is enough
+    for seq in ("s5",) if quick else COMPILED_SEQUENCES:  # --quick: one compile is enough
         result.update(compiled_keys(seq, result, _child(
             "hieros_lab.bench.update", ["--sequence", seq, "--compile", "default"], quick)))
     result["env_steps_per_s"] = env_steps_per_s(50, QUICK) if quick else env_steps_per_s(500)
@@ -126,6 +132,7 @@ def collect(quick: bool) -> dict[str, Any]:
         env_steps_per_s(50, QUICK, BATCHED_ENVS) if quick else
         env_steps_per_s(1000, num_envs=BATCHED_ENVS))
     result["scan_max_abs_err"] = scan_max_abs_err()
+    result["mamba_scan_max_abs_err"] = mamba_scan_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))
     result["quick"] = quick
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"

@@ -29,34 +29,28 @@ attribute and swaps its KL terms for squared errors between the logits (spec §2
 no such option: the authors' RSSM ignores ``dyn_stochasticity`` (spec §8).
 
 Deviation from the authors (B14): Re(Λ) is clamped to <= -1e-4 inside the S5 layers.
+
+The latent wiring (input, heads, initial state, observe / obs_step / img_step) is shared with the
+other scan-based models in :mod:`hieros_lab.sequence.scan_model`; this module supplies the S5
+blocks, their memory and h_t.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hieros_lab.nn.distributions import symlog
 from hieros_lab.nn.init import init_hidden
 from hieros_lab.nn.mlp import MLP
 from hieros_lab.registry import register
-from hieros_lab.sequence.base import Latent
-from hieros_lab.sequence.latent import LatentHead, draw, passthrough
+from hieros_lab.sequence.latent import LatentHead
 from hieros_lab.sequence.s5_layers import S5Block
-
-
-def _fit(x: torch.Tensor, width: int) -> torch.Tensor:
-    """Truncate or zero-pad the last dim of ``x`` to ``width``."""
-    if x.shape[-1] >= width:
-        return x[..., :width]
-    return F.pad(x, (0, width - x.shape[-1]))
+from hieros_lab.sequence.scan_model import ScanSequence
 
 
 @register("sequence", "s5")
-class S5Sequence(nn.Module):
+class S5Sequence(ScanSequence):
     """S5WM latent dynamics (spec §2.3): parallel-scan training, step-mode acting/imagination.
 
     ``Latent.memory`` is complex ``[*lead, 2·num_blocks, state_dim]``: the state of every S5 layer
@@ -95,106 +89,32 @@ class S5Sequence(nn.Module):
         self.post_head = LatentHead(embed_dim, hidden, stoch_groups, stoch_classes)
         self.init_token = nn.Parameter(torch.zeros(model_dim))
 
-    @property
-    def feat_dim(self) -> int:
-        return self.stoch_groups * self.stoch_classes + self.deter_dim
-
-    # ----------------------------------------------------------------------------- helpers
+    # ----------------------------------------------------------------------------- hooks
     def _complex_dtype(self) -> torch.dtype:
         return torch.complex128 if self.init_token.dtype == torch.float64 else torch.complex64
 
-    def _input(self, stoch: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """``[..., G*C]``, ``[..., A]`` -> u ``[..., model_dim]`` (DreamerV3 action scaling)."""
-        action = action / action.abs().clamp(min=1.0)
-        return self.inp(torch.cat([stoch, action], -1))
+    def _zero_memory(self, batch: int, device: torch.device) -> torch.Tensor:
+        return torch.zeros(batch, self.num_layers, self.state_dim, dtype=self._complex_dtype(),
+                           device=device)
 
-    def _latent(self, logits: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw ``logits [..., G, C]`` -> ``(z [..., G*C], Latent.logits [..., G, C])``."""
-        if self.stochastic:
-            return draw(logits, self.unimix, sample)
-        return passthrough(logits)  # no_stoch ablation (spec §8): z = logits, nothing sampled
-
-    def _heads(self, out: torch.Tensor, memory: torch.Tensor, sample: bool
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Stack output ``[..., model_dim]`` and memory ``[..., 2nb, P]`` -> (h, z, logits)."""
-        m = self.seq_out(out)
-        if self.state_as_deter:
-            h = symlog(self.state_out(torch.view_as_real(memory)[..., 0].flatten(-2)))
-        else:
-            h = symlog(m)
-        z, logits = self._latent(self.prior_head(m), sample)
-        return h, z, logits
-
-    def _posterior(self, embed: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._latent(self.post_head(embed), sample)
-
-    # ----------------------------------------------------------------------------- protocol
-    def initial(self, batch: int) -> Latent:
-        """Learned initial state ``[batch]``: z₀ = prior mode from GELU(W), memory = 0.
-
-        (Deterministic mode: z₀ = the raw prior logits from GELU(W).)
-        """
-        token = F.gelu(self.init_token)
-        z0, logits0 = self._latent(self.prior_head(token), sample=False)
-        memory = torch.zeros(batch, self.num_layers, self.state_dim,
-                             dtype=self._complex_dtype(), device=token.device)
-        return Latent(stoch=z0.expand(batch, -1), logits=logits0.expand(batch, -1, -1),
-                      deter=_fit(token, self.deter_dim).expand(batch, -1), memory=memory)
-
-    def observe(self, embed: torch.Tensor, prev_action: torch.Tensor, is_first: torch.Tensor,
-                state: Latent | None = None, sample: bool = True) -> tuple[Latent, Latent]:
-        """Posterior and prior over ``[B, T]`` with one parallel scan per S5 layer.
-
-        s_t = z^post_{t-1} (s_0 = ``state.stoch``); where is_first: s_t = z₀, a = 0 and the S5
-        memory restarts from zero; otherwise step 0 continues from ``state.memory``.
-        """
-        b, t = is_first.shape
-        assert embed.shape[:2] == (b, t) and prev_action.shape == (b, t, self.action_dim)
-        init = self.initial(b)
-        state = init if state is None else state
-        z_post, post_logits = self._posterior(embed, sample)
-        first = is_first.unsqueeze(-1)
-        stoch_in = torch.cat([state.stoch.unsqueeze(1), z_post[:, :-1]], 1)
-        stoch_in = torch.where(first, init.stoch.unsqueeze(1), stoch_in)
-        action = prev_action * (~first).to(prev_action.dtype)
-        x = self._input(stoch_in, action)
+    def _run_blocks(self, x: torch.Tensor, is_first: torch.Tensor, memory: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         states: list[torch.Tensor] = []
         for i, block in enumerate(self.blocks):
-            x0 = (state.memory[:, 2 * i], state.memory[:, 2 * i + 1])
+            x0 = (memory[:, 2 * i], memory[:, 2 * i + 1])
             x, (s1, s2) = block(x, is_first, x0)
             states += [s1, s2]
-        memory = torch.stack(states, 2)                                  # [B, T, 2nb, P]
-        h, z_prior, prior_logits = self._heads(x, memory, sample)
-        return (Latent(z_post, post_logits, h, memory),
-                Latent(z_prior, prior_logits, h, memory))
+        return x, torch.stack(states, 2)                                 # [B, T, 2nb, P]
 
-    def img_step(self, state: Latent, prev_action: torch.Tensor, sample: bool = True) -> Latent:
-        """One step of every S5 layer from ``state [N]`` with ``prev_action [N, A]`` -> prior."""
-        x = self._input(state.stoch, prev_action)
+    def _step_blocks(self, x: torch.Tensor, memory: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
         states: list[torch.Tensor] = []
         for i, block in enumerate(self.blocks):
-            x, (s1, s2) = block.step(x, (state.memory[:, 2 * i], state.memory[:, 2 * i + 1]))
+            x, (s1, s2) = block.step(x, (memory[:, 2 * i], memory[:, 2 * i + 1]))
             states += [s1, s2]
-        memory = torch.stack(states, 1)                                  # [N, 2nb, P]
-        h, z, logits = self._heads(x, memory, sample)
-        return Latent(z, logits, h, memory)
+        return x, torch.stack(states, 1)                                 # [N, 2nb, P]
 
-    def obs_step(self, state: Latent, prev_action: torch.Tensor, embed: torch.Tensor,
-                 is_first: torch.Tensor, sample: bool = True) -> tuple[Latent, Latent]:
-        """Acting step ``[B]``: reset to :meth:`initial` where ``is_first``, prior, posterior."""
-        b = is_first.shape[0]
-        # Most acting steps start no episode: then the reset is the identity and building the
-        # initial state (a prior-head pass) is skipped. The mode of z₀ draws no random numbers,
-        # so skipping it leaves the RNG stream, and every later sample, unchanged.
-        if bool(is_first.any()):
-            init = self.initial(b)
-
-            def pick(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-                return torch.where(is_first.view(b, *[1] * (old.dim() - 1)), fresh, old)
-
-            state = Latent(**{f.name: pick(getattr(init, f.name), getattr(state, f.name))
-                              for f in fields(Latent)})
-        prev_action = prev_action * (~is_first).to(prev_action.dtype).unsqueeze(-1)
-        prior = self.img_step(state, prev_action, sample)
-        z, logits = self._posterior(embed, sample)
-        return Latent(z, logits, prior.deter, prior.memory), prior
+    def _deter(self, m: torch.Tensor, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        if self.state_as_deter:  # h = symlog(Linear(Re of every S5 state after the step))
+            return symlog(self.state_out(torch.view_as_real(memory)[..., 0].flatten(-2)))
+        return symlog(m)

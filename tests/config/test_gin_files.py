@@ -35,6 +35,13 @@ def test_dreamer_preset_swaps_in_rssm_and_uniform():
     assert "uniform" in str(config.query("ReplayBuffer.sampler"))
 
 
+def test_drama_preset_swaps_in_mamba_and_uniform():
+    config.parse(["presets/drama.gin"])
+    assert "mamba" in str(config.query("WorldModel.sequence"))
+    assert "uniform" in str(config.query("ReplayBuffer.sampler"))
+    assert config.query("mamba.model_dim") == config.query("s5.model_dim") == 256
+
+
 def test_missing_file_is_named():
     with pytest.raises(config.ConfigError, match="nope/missing.gin"):
         config.parse(["nope/missing.gin"])

@@ -1,0 +1,193 @@
+"""The resettable selective state-space layer (Mamba, Gu & Dao 2023), in plain PyTorch.
+
+Per channel c of the ``inner = expand * H`` channels and state index n of ``N``:
+
+* (u, z) = Linear(x); u ← SiLU(causal depthwise conv of width K over u) + bias;
+* Δ = softplus(Linear_R→inner(Linear_inner→R(u)) + b_Δ), B_t, C_t = Linear(u) (input-dependent);
+* A = -exp(A_log) (S4D-real init: A_cn = -(n + 1)); ā_t = exp(Δ_t A), b_t = Δ_t B_t u_t;
+* h_t = ā_t (1 - r_t) h_{t-1} + b_t, with r_t = is_first: a reset treats the previous state,
+  and the conv's window of earlier inputs, as zero (exact, as for S5);
+* y_t = C_t · h_t + D u_t, gated by SiLU(z_t), then Linear back to H.
+
+Training runs :func:`selective_scan` (log-depth Hillis-Steele over T with the time-varying
+multiplier ā_t); acting and imagination run :meth:`MambaLayer.step`. :func:`sequential_scan`
+is the step-by-step reference and :func:`scan_max_abs_err` their difference, for the bench.
+
+Memory of one layer, ``[..., inner, N + K - 1]``: the state h ``[..., inner, N]`` followed by the
+conv window's last K - 1 inputs ``[..., inner, K - 1]`` (oldest first).
+
+Shapes: B batch, T time, N starts (step mode), H model width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def selective_scan(a: torch.Tensor, b: torch.Tensor, reset: torch.Tensor,
+                   h0: torch.Tensor | None = None) -> torch.Tensor:
+    """All states of ``h_t = a_t (1 - r_t) h_{t-1} + b_t`` in log2(T) levels.
+
+    ``a``, ``b``: ``[B, T, ...]``; ``reset``: ``[B, T]`` bool; ``h0``: ``[B, ...]`` (None = 0).
+    Returns ``[B, T, ...]``. Each level composes windows of length 2d from two of length d:
+    h_t += a_t h_{t-d}, a_t *= a_{t-d} (a_t is then the product over its window).
+    """
+    keep = (~reset).to(a.dtype).reshape(*reset.shape, *[1] * (a.dim() - 2))
+    a = a * keep
+    x = b
+    if h0 is not None:
+        x = torch.cat([x[:, :1] + a[:, :1] * h0.unsqueeze(1), x[:, 1:]], 1)
+    steps, d = x.shape[1], 1
+    while d < steps:
+        x = torch.cat([x[:, :d], x[:, d:] + a[:, d:] * x[:, :-d]], 1)
+        if 2 * d < steps:
+            a = torch.cat([a[:, :d], a[:, d:] * a[:, :-d]], 1)
+        d *= 2
+    return x
+
+
+def sequential_scan(a: torch.Tensor, b: torch.Tensor, reset: torch.Tensor,
+                    h0: torch.Tensor | None = None) -> torch.Tensor:
+    """Reference loop over T for :func:`selective_scan` (same arguments and result)."""
+    h = torch.zeros_like(b[:, 0]) if h0 is None else h0
+    out = []
+    for t in range(b.shape[1]):
+        keep = (~reset[:, t]).to(a.dtype).reshape(-1, *[1] * (a.dim() - 2))
+        h = a[:, t] * keep * h + b[:, t]
+        out.append(h)
+    return torch.stack(out, 1)
+
+
+class MambaLayer(nn.Module):
+    """One selective SSM mixer (see the module doc). ``forward(x [B, T, H], reset [B, T],
+    memory [B, inner, N + K - 1]) -> (y [B, T, H], memory [B, T, inner, N + K - 1])``;
+    ``step(x [N, H], memory [N, inner, N + K - 1]) -> (y [N, H], memory)``, the caller zeroing
+    the memory at a reset."""
+
+    def __init__(self, dim: int, state_dim: int = 16, expand: int = 2, conv: int = 4,
+                 dt_rank: int = 0, dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
+        super().__init__()
+        if conv < 1 or state_dim < 1 or expand < 1:
+            raise ValueError(f"mamba needs conv, state_dim and expand >= 1, got {conv}, "
+                             f"{state_dim}, {expand}")
+        inner = expand * dim
+        rank = dt_rank or max(1, math.ceil(dim / 16))  # Mamba's default: ceil(H / 16)
+        self.dim, self.inner, self.state_dim = dim, inner, state_dim
+        self.conv, self.rank = conv, rank
+        self.in_proj = nn.Linear(dim, 2 * inner, bias=False)
+        self.conv_weight = nn.Parameter(torch.randn(inner, conv) / math.sqrt(conv))
+        self.conv_bias = nn.Parameter(torch.zeros(inner))
+        self.x_proj = nn.Linear(inner, rank + 2 * state_dim, bias=False)
+        self.dt_proj = nn.Linear(rank, inner)
+        # Δ starts log-uniform in [dt_min, dt_max]: the bias is softplus⁻¹ of such a draw.
+        dt = torch.exp(torch.rand(inner) * (math.log(dt_max) - math.log(dt_min))
+                       + math.log(dt_min))
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.a_log = nn.Parameter(torch.log(torch.arange(1, state_dim + 1, dtype=torch.float32)
+                                            ).repeat(inner, 1))
+        self.d = nn.Parameter(torch.ones(inner))
+        self.out_proj = nn.Linear(inner, dim, bias=False)
+
+    @property
+    def memory_width(self) -> int:
+        """N + K - 1: the state and the conv window's earlier inputs, per channel."""
+        return self.state_dim + self.conv - 1
+
+    def _ssm_inputs(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Conv output ``u [..., inner]`` -> (ā ``[..., inner, N]``, b ``[..., inner, N]``,
+        C ``[..., N]``)."""
+        dt_raw, b_in, c = self.x_proj(u).split([self.rank, self.state_dim, self.state_dim], -1)
+        dt = F.softplus(self.dt_proj(dt_raw))                            # [..., inner]
+        a = torch.exp(dt.unsqueeze(-1) * -torch.exp(self.a_log))        # [..., inner, N]
+        return a, (dt * u).unsqueeze(-1) * b_in.unsqueeze(-2), c
+
+    def _output(self, h: torch.Tensor, c: torch.Tensor, u: torch.Tensor, z: torch.Tensor
+                ) -> torch.Tensor:
+        y = (h * c.unsqueeze(-2)).sum(-1) + self.d * u
+        return self.out_proj(y * F.silu(z))
+
+    def forward(self, x: torch.Tensor, reset: torch.Tensor, memory: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t = reset.shape
+        k = self.conv
+        u, z = self.in_proj(x).chunk(2, -1)                              # [B, T, inner]
+        h0, window0 = memory[..., :self.state_dim], memory[..., self.state_dim:]
+        padded = torch.cat([window0.transpose(1, 2), u], 1)              # [B, K-1+T, inner]
+        # valid[j][t]: input t - j is in step t's episode (no reset in (t - j, t]).
+        count = F.pad(reset.long().cumsum(1), (k - 1, 0))                # [B, K-1+T]
+        now = count[:, k - 1:]
+        valid = [(now - count[:, k - 1 - j:k - 1 - j + t] == 0).to(u.dtype) for j in range(k)]
+        inputs = [padded[:, k - 1 - j:k - 1 - j + t] * valid[j].unsqueeze(-1) for j in range(k)]
+        # window position i (0 = oldest) holds lag j = K - 1 - i
+        conv = sum(self.conv_weight[:, k - 1 - j] * inputs[j] for j in range(k)) + self.conv_bias
+        uc = F.silu(conv)
+        a, bx, c = self._ssm_inputs(uc)
+        h = selective_scan(a, bx, reset, h0)                             # [B, T, inner, N]
+        window = (torch.stack([inputs[j] for j in range(k - 2, -1, -1)], -1) if k > 1
+                  else u.new_zeros(b, t, self.inner, 0))                 # [B, T, inner, K-1]
+        return self._output(h, c, uc, z), torch.cat([h, window], -1)
+
+    def step(self, x: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u, z = self.in_proj(x).chunk(2, -1)                              # [N, inner]
+        h, window = memory[..., :self.state_dim], memory[..., self.state_dim:]
+        window = torch.cat([window, u.unsqueeze(-1)], -1)                # [N, inner, K]
+        uc = F.silu((window * self.conv_weight).sum(-1) + self.conv_bias)
+        a, bx, c = self._ssm_inputs(uc)
+        h = a * h + bx
+        return self._output(h, c, uc, z), torch.cat([h, window[..., 1:]], -1)
+
+
+class MambaBlock(nn.Module):
+    """Pre-LayerNorm residual mixer, then a pre-LayerNorm residual MLP (``ff_layers`` x
+    [Linear -> LN -> SiLU]; 0: none): ``x + Mixer(LN(x))``, then ``x + FF(LN(x))``."""
+
+    def __init__(self, dim: int, state_dim: int, expand: int, conv: int, ff_layers: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mixer = MambaLayer(dim, state_dim, expand, conv)
+        ff: list[nn.Module] = []
+        for _ in range(ff_layers):
+            ff += [nn.Linear(dim, dim, bias=False), nn.LayerNorm(dim), nn.SiLU()]
+        self.ff = nn.Sequential(*ff)
+        self.norm_ff = nn.LayerNorm(dim) if ff_layers else None
+
+    def _ff(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.norm_ff is None else x + self.ff(self.norm_ff(x))
+
+    def forward(self, x: torch.Tensor, reset: torch.Tensor, memory: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        y, memory = self.mixer(self.norm(x), reset, memory)
+        return self._ff(x + y), memory
+
+    def step(self, x: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y, memory = self.mixer.step(self.norm(x), memory)
+        return self._ff(x + y), memory
+
+
+def scan_max_abs_err(seed: int = 0, batch: int = 4, length: int = 64, dim: int = 256,
+                     state_dim: int = 16) -> float:
+    """Max |parallel - step-mode| over a fresh float32 :class:`MambaLayer`'s outputs and memory,
+    random inputs and Bernoulli(0.1) resets (index 0 always one); global RNG untouched."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layer = MambaLayer(dim, state_dim)
+    x = torch.randn(batch, length, dim, generator=gen)
+    reset = torch.rand(batch, length, generator=gen) < 0.1
+    reset[:, 0] = True
+    memory = torch.zeros(batch, layer.inner, layer.memory_width)
+    with torch.no_grad():
+        y_par, m_par = layer(x, reset, memory)
+        ys, ms = [], []
+        for t in range(length):
+            memory = torch.where(reset[:, t, None, None], torch.zeros_like(memory), memory)
+            y, memory = layer.step(x[:, t], memory)
+            ys.append(y)
+            ms.append(memory)
+    return max(float((y_par - torch.stack(ys, 1)).abs().max()),
+               float((m_par - torch.stack(ms, 1)).abs().max()))
