@@ -9,6 +9,7 @@ returned :class:`Trajectory` for critics, reward mixers and the actor loss.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -43,6 +44,8 @@ class Trajectory:
 
     Attributes:
         states: :class:`Latent` with leading dims ``[H, N]``; ``states[0]`` is the start.
+            Its ``memory`` is empty (``[H, N, 0]``): what a sequence model carries between
+            steps stays inside the rollout.
         actor_inputs: ``[H, N, F]`` detached actor/critic inputs of each state.
         actions: ``[H, N, A]`` one-hot a_j chosen at s_j (a_{H-1} is never executed).
         pred: ``predict`` of each state, every entry ``[H, N, ...]``.
@@ -94,7 +97,10 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
         action = policy(inp)
         if action.shape[0] != n or inp.shape[0] != n:
             raise ValueError(f"imagination step {j}: batch {action.shape[0]}/{inp.shape[0]} != {n}")
-        states.append(state)
+        # The trajectory keeps z, h and logits; no consumer reads a state's memory, and a
+        # model's memory can be large (Mamba: inner x (N + K - 1) floats per layer, about 160
+        # MB over a quickstart rollout), so its stack over the horizon is left out.
+        states.append(dataclasses.replace(state, memory=state.memory.new_empty(n, 0)))
         inputs.append(inp)
         actions.append(action)
         preds.append(pred)

@@ -37,6 +37,8 @@ def test_trajectory_shapes_and_start(toy_model):
     assert traj.actor_inputs.shape == (5, 10, model.actor_input_dim)
     assert traj.actions.shape == (5, 10, 4)
     assert traj.states.deter.shape == (5, 10, 8) and traj.states.logits.shape == (5, 10, 2, 3)
+    # a model's memory stays inside the rollout (Mamba's is 2,432 floats a layer at small sizes)
+    assert traj.states.memory.shape == (5, 10, 0)
     for key in ("reward", "cont", "entropy"):
         assert traj.pred[key].shape == (5, 10)
     assert torch.equal(traj.states.deter[0], start.deter)
