@@ -98,7 +98,7 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
         if action.shape[0] != n or inp.shape[0] != n:
             raise ValueError(f"imagination step {j}: batch {action.shape[0]}/{inp.shape[0]} != {n}")
         # The trajectory keeps z, h and logits; no consumer reads a state's memory, and a
-        # model's memory can be large (Mamba: inner x (N + K - 1) floats per layer, about 160
+        # model's memory can be large (Mamba: inner x (N + K - 1) floats per layer, about 150
         # MB over a quickstart rollout), so its stack over the horizon is left out.
         states.append(dataclasses.replace(state, memory=state.memory.new_empty(n, 0)))
         inputs.append(inp)
