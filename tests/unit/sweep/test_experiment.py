@@ -53,7 +53,12 @@ def test_shipped_matrix_matches_the_paper():
     by_name = {p.stem: experiment.parse_experiment(p) for p in EXPERIMENTS}
     main = by_name["atari100k_main"]
     assert len(main.games) == ATARI100K_GAMES and main.seeds == (42, 41020, 718920)
-    ablations = {n: e for n, e in by_name.items() if n.startswith("ablation_")}
+    # The paper's ablations (spec §8) run on its four Atari games; ablation files of later
+    # issues (ablation_sequence_models: issue #11, at CPU scale) are not part of that matrix.
+    paper = ("ablation_decompress", "ablation_deterministic", "ablation_levels",
+             "ablation_no_intermediate", "ablation_replay", "ablation_sequence",
+             "ablation_state_deter")
+    ablations = {n: by_name[n] for n in paper}
     for exp in ablations.values():
         assert exp.games == ("battle_zone", "breakout", "freeway", "krull")
     deltas = {b for e in ablations.values() for a in e.arms for b in (*a.bindings, *a.gin_files)}
