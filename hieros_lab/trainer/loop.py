@@ -28,29 +28,13 @@ from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
-from hieros_lab.trainer import carry
+from hieros_lab.trainer import carry, rng
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
 from hieros_lab.trainer.journal import MetricJournal, replay
 from hieros_lab.trainer.schedule import Ratio, crossed, planned_updates
 from hieros_lab.trainer.stopping import StopRequest
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"torch_rng": torch.get_rng_state(), "np_rng": np.random.get_state(),
-             "py_rng": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(state["np_rng"])
-    random.setstate(state["py_rng"])
-    if "cuda_rng" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 EVAL_SEED_OFFSET = 1_000_003
 #: Seed offset of the sampled-policy evaluation's env: its own env, so that turning it on changes
@@ -221,7 +205,7 @@ class Trainer:
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
                  "eval_due": self.eval_due, "wall_s": self.wall_s,
                  "pending": dict(self.pending), "inexact_resumes": self.inexact_resumes,
-                 **_rng_state()}
+                 **rng.state()}
         ckpt.atomic_torch_save(state, path / "state.pt")
         ckpt.commit_checkpoint(root, path)
         self.saved_step = self.step
@@ -264,7 +248,7 @@ class Trainer:
         self.ratio.load_state_dict(state["ratio"])
         self.pending = defaultdict(list, state.get("pending", {}))
         self.inexact_resumes = int(state.get("inexact_resumes", 0))
-        _set_rng_state(state)
+        rng.restore(state)
         now = carry.env_config(self.env_factory, self.seed)
         self.fresh_reason = ("this env cannot be checkpointed" if acting is None else
                              None if acting.env_config == now else
