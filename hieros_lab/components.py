@@ -7,6 +7,6 @@ gin file under ``gin/``. The contract tests then pick it up from the registry.
 from hieros_lab.envs import atari, control, fake, minatar_env, pinpad  # noqa: F401
 from hieros_lab.replay import etbs, time_balanced, uniform  # noqa: F401
 from hieros_lab.rewards import mixers, sources  # noqa: F401
-from hieros_lab.sequence import mamba, rssm, s5  # noqa: F401
+from hieros_lab.sequence import mamba, rssm, s5, transformer  # noqa: F401
 from hieros_lab.tracking import base, mlflow_tracker  # noqa: F401
 from hieros_lab.world_model import entropy  # noqa: F401

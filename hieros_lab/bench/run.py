@@ -1,11 +1,13 @@
 """``hieros-lab bench``: measure, print a table, log to MLflow, write a flat JSON object.
 
 Keys (issue #2): update_s_<seq>, world_model_s_<seq>, imagination_s_<seq>, flops_per_update_<seq>,
-mfu_<seq>, imagine_steps_per_s_<seq>, peak_rss_gib_<seq> for every <seq> of SEQUENCES (s5, rssm,
-mamba: issue #11), matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
+mfu_<seq>, imagine_steps_per_s_<seq>, peak_rss_gib_<seq> for every <seq> of SEQUENCES (every
+registered sequence model: s5, rssm, and mamba and transformer from issue #11),
+matmul_peak_flops, peak_rss_gib (S5 update process), imagine_steps_per_s (S5),
 env_steps_per_s (Atari Pong, policy in the loop; env_steps_per_s_8envs: 8 envs, one batched
 policy call for all, issue #10), scan_max_abs_err, mamba_scan_max_abs_err (the selective scan
-against its recurrence, issue #11). Replay samplers (issue #3,
+against its recurrence, issue #11), transformer_cache_max_abs_err (attention over the window
+against its key/value-cached steps, issue #11). Replay samplers (issue #3,
 bench/samplers.py): sampler_us_per_sample_<sampler>_<size>, sampler_cv_uniform,
 etbs_cv_ratio, etbs_cv_ratio_tau1, etbs_official_cv_ratio. Hierarchy (issue #3, bench/hierarchy.py):
 hierarchy_train_call_s (one training call, three levels due, paper sizes), hierarchy_peak_rss_gib.
@@ -31,10 +33,14 @@ from typing import Any
 
 import torch
 
+import hieros_lab.components  # noqa: F401  (every registration)
+from hieros_lab import registry
 from hieros_lab.bench import samplers
 from hieros_lab.bench.measure import matmul_peak_flops
 
-SEQUENCES = ("s5", "rssm", "mamba")
+#: Every registered sequence model (``update_s_<seq>``, ``imagine_steps_per_s_<seq>``, ...):
+#: a newly registered one is measured with no edit here
+SEQUENCES = tuple(sorted(registry.entries("sequence")))
 #: Sequence models the full bench also measures compiled (a compile takes minutes on a CPU)
 COMPILED_SEQUENCES = ("s5", "rssm")
 #: precision -> key suffix (fp32 keeps the keys of issue #2)
@@ -100,6 +106,7 @@ def compiled_keys(seq: str, result: dict[str, Any], child: dict[str, Any]) -> di
 def collect(quick: bool) -> dict[str, Any]:
     from hieros_lab.sequence.mamba_layers import scan_max_abs_err as mamba_scan_max_abs_err
     from hieros_lab.sequence.s5_layers import scan_max_abs_err
+    from hieros_lab.sequence.transformer_layers import cache_max_abs_err
 
     result: dict[str, Any] = {"matmul_peak_flops": matmul_peak_flops(),
                               "matmul_peak_flops_bf16": matmul_peak_flops(dtype=torch.bfloat16)}
@@ -133,6 +140,7 @@ def collect(quick: bool) -> dict[str, Any]:
         env_steps_per_s(1000, num_envs=BATCHED_ENVS))
     result["scan_max_abs_err"] = scan_max_abs_err()
     result["mamba_scan_max_abs_err"] = mamba_scan_max_abs_err()
+    result["transformer_cache_max_abs_err"] = cache_max_abs_err()
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))
     result["quick"] = quick
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"

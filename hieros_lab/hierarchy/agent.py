@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from hieros_lab import registry
 from hieros_lab.envs.base import is_image_space
 from hieros_lab.hierarchy import schedule
 from hieros_lab.hierarchy.abstraction import Abstraction
@@ -115,6 +116,7 @@ class Agent:
                         period=schedule.period(i, self.k), goal_dim=lvl.code_dim if has_parent
                         else 0, **({"streams": self.num_envs} if self.num_envs > 1 else {}))
                  for j in range(self.num_envs)]
+        check_context(lvl, rings[0].length)
         self.replays.append(rings[0] if self.num_envs == 1 else
                             StreamReplay(rings, seed=seed + i + STREAM_SEED_OFFSET * self.num_envs))
 
@@ -273,3 +275,15 @@ class Agent:
     def load_replay(self, directory: Path) -> None:
         for i, rep in enumerate(self.replays):
             rep.load(directory / f"replay{i}.bin")
+
+
+def check_context(level: Level, length: int) -> None:
+    """Refuse a sequence model whose context (``SequenceModel.context``: a transformer's window)
+    is longer than the replay windows it trains on: training would never show it that much."""
+    sequence = level.world_model.sequence
+    if sequence.context > length:
+        name = (registry.component_of(sequence) or ("sequence", type(sequence).__name__))[1]
+        raise ValueError(f"level {level.index}: {name} attends to {sequence.context} earlier "
+                         f"steps ({name}.window) but its replay windows are "
+                         f"ReplayBuffer.length = {length} steps long: lower the window or raise "
+                         "the length")

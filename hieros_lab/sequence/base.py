@@ -74,6 +74,10 @@ class SequenceModel(Protocol):
     #: False for a deterministic latent (z = raw logits, the ``no_stoch`` ablation of spec §8):
     #: the world model then swaps its KL terms for squared errors between the logits (§2.5).
     stochastic: bool
+    #: How many earlier steps a state can depend on: 0 when a recurrent memory summarises the
+    #: whole past (S5, RSSM, Mamba); a transformer's attention window otherwise. The agent checks
+    #: that its replay windows hold that many steps (training never shows more).
+    context: int
 
     @property
     def feat_dim(self) -> int:

@@ -156,6 +156,11 @@ class MambaBlock(nn.Module):
         self.ff = nn.Sequential(*ff)
         self.norm_ff = nn.LayerNorm(dim) if ff_layers else None
 
+    @property
+    def memory_shape(self) -> tuple[int, int]:
+        """``(inner, N + K - 1)``: one layer's memory (the module doc has the layout)."""
+        return self.mixer.inner, self.mixer.memory_width
+
     def _ff(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.norm_ff is None else x + self.ff(self.norm_ff(x))
 

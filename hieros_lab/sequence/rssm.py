@@ -83,6 +83,7 @@ class RSSMSequence(nn.Module):
     """
 
     stochastic = True
+    context = 0  # the GRU state summarises the whole past (the protocol's ``context``)
 
     def __init__(self, embed_dim: int, action_dim: int, deter_dim: int = 256, hidden: int = 256,
                  stoch_groups: int = 32, stoch_classes: int = 32, unimix: float = 0.01) -> None:

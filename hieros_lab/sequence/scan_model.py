@@ -53,6 +53,7 @@ class ScanSequence(nn.Module):
     action_dim: int
     unimix: float
     stochastic: bool
+    context: int = 0  # a recurrent memory summarises the whole past (the protocol's ``context``)
 
     # ----------------------------------------------------------------------------- hooks
     def _zero_memory(self, batch: int, device: torch.device) -> torch.Tensor:

@@ -42,6 +42,14 @@ def test_drama_preset_swaps_in_mamba_and_uniform():
     assert config.query("mamba.model_dim") == config.query("s5.model_dim") == 256
 
 
+def test_storm_preset_swaps_in_the_transformer_and_uniform():
+    config.parse(["presets/storm.gin"])
+    assert "transformer" in str(config.query("WorldModel.sequence"))
+    assert "uniform" in str(config.query("ReplayBuffer.sampler"))
+    assert config.query("transformer.model_dim") == config.query("s5.model_dim") == 256
+    assert config.query("transformer.window") <= config.query("ReplayBuffer.length")
+
+
 def test_missing_file_is_named():
     with pytest.raises(config.ConfigError, match="nope/missing.gin"):
         config.parse(["nope/missing.gin"])
