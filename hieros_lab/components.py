@@ -4,6 +4,7 @@ Adding a component: write its module with ``@register(kind, name)``, add the imp
 gin file under ``gin/``. The contract tests then pick it up from the registry.
 """
 
+from hieros_lab.behavior import actor_grad, policies  # noqa: F401
 from hieros_lab.envs import atari, control, fake, minatar_env, pinpad  # noqa: F401
 from hieros_lab.replay import etbs, time_balanced, uniform  # noqa: F401
 from hieros_lab.rewards import mixers, sources  # noqa: F401

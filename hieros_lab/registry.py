@@ -33,6 +33,8 @@ KINDS: dict[str, str] = {
     "reward_source": "reward of a level's imagined states (extrinsic, subgoal, novelty)",
     "reward_mixer": "how a level's reward sources become critics and the actor's advantage",
     "entropy_input": "which latent distribution's entropy the actor sees at real states",
+    "policy": "the actor's action distribution (categorical: discrete; bounded normal: Box)",
+    "actor_grad": "how the actor's gradient is estimated (REINFORCE, or through the dynamics)",
 }
 
 

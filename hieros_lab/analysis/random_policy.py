@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hieros_lab.envs.base import action_width, is_continuous
 from hieros_lab.replay.step import Step
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
@@ -28,15 +29,19 @@ AGENT_STREAM = 0x5EED
 
 
 class RandomAgent:
-    """Uniformly random actions from its own seeded generator (the evaluation's agent API)."""
+    """Uniformly random actions from its own seeded generator (the evaluation's agent API):
+    an index of ``num_actions``, or, with ``continuous``, a vector uniform in [-1, 1]^A."""
 
-    def __init__(self, num_actions: int, seed: int) -> None:
-        self.num_actions = num_actions
+    def __init__(self, num_actions: int, seed: int, continuous: bool = False) -> None:
+        self.num_actions, self.continuous = num_actions, continuous
         # Not default_rng(seed): an env that draws from default_rng(seed) too (the fake env
         # does) would make the "random" actions replay its own draws, i.e. the answers.
         self.rng = np.random.default_rng([seed, AGENT_STREAM])
 
-    def act(self, step: Step, state: None, sample: bool = False) -> tuple[int, None]:  # noqa: ARG002
+    def act(self, step: Step, state: None,
+            sample: bool = False) -> tuple[int | np.ndarray, None]:  # noqa: ARG002
+        if self.continuous:
+            return self.rng.uniform(-1.0, 1.0, self.num_actions).astype(np.float32), None
         return int(self.rng.integers(self.num_actions)), None
 
 
@@ -54,7 +59,8 @@ def random_scores(gin_files: Sequence[str], bindings: Sequence[str] = (),
         eval_seed = trainer.seed + EVAL_SEED_OFFSET
         env = trainer.env_factory(seed=eval_seed)
         driver = Driver(env, eval_seed)
-        agent = RandomAgent(int(env.action_space.n), eval_seed)
+        agent = RandomAgent(action_width(env.action_space), eval_seed,
+                            is_continuous(env.action_space))
         result, _ = evaluate(driver, agent, trainer.eval_episodes, seed=eval_seed)
         scores[seed] = result["score"]
         env.close()
@@ -69,7 +75,7 @@ def num_actions(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> int:
     config.parse(list(gin_files), list(bindings))
     env = Trainer().env_factory(seed=0)
     try:
-        return int(env.action_space.n)
+        return action_width(env.action_space)
     finally:
         env.close()
 

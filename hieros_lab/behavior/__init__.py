@@ -2,8 +2,9 @@
 
 ``ActorCritic`` (in :mod:`hieros_lab.behavior.actor_critic`) is the learner a level owns; it
 imagines H steps from detached world-model start states through the ``ImaginationModel``
-protocol (:mod:`hieros_lab.behavior.imagination`) and trains a discrete REINFORCE actor and a
-two-hot symlog critic with a slow EMA copy.
+protocol (:mod:`hieros_lab.behavior.imagination`) and trains an actor (a categorical or
+bounded-normal ``policy``, its gradient from REINFORCE or through the dynamics: ``actor_grad``)
+and a two-hot symlog critic with a slow EMA copy.
 """
 
 from hieros_lab.behavior.actor import Actor

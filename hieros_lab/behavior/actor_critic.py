@@ -50,8 +50,10 @@ import torch
 from torch import nn
 
 from hieros_lab.behavior.actor import Actor
+from hieros_lab.behavior.actor_grad import ActorGrad, Reinforce
 from hieros_lab.behavior.critic import Critic
 from hieros_lab.behavior.imagination import ImaginationModel, Trajectory, imagine
+from hieros_lab.behavior.policies import Categorical, Policy
 from hieros_lab.behavior.returns import (
     ReturnNormalizer,
     successor_lambda_return,
@@ -69,7 +71,8 @@ MixFn = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 
 @gin.register
 class ActorCritic(nn.Module):
-    """Discrete-action actor and one two-hot critic per head, trained in imagination.
+    """Actor (``policy``: categorical or bounded normal; gradient: ``actor_grad``) and one
+    two-hot critic per head, trained in imagination.
 
     Shapes: B acting batch, F world-model actor input, K condition, A actions, H horizon
     (states), N starts. ``state_dict`` covers actor, critics, slow critics and return
@@ -78,7 +81,7 @@ class ActorCritic(nn.Module):
 
     def __init__(self, input_dim: int, num_actions: int, units: int = 256, layers: int = 2,
                  horizon: int = 16, gamma: float = 0.997, lam: float = 0.95,
-                 entropy: float = 3e-4, unimix: float = 0.01, actor_lr: float = 3e-5,
+                 entropy: float = 3e-4, actor_lr: float = 3e-5,
                  actor_eps: float = 1e-5, actor_clip: float = 100.0, critic_lr: float = 3e-5,
                  critic_eps: float = 1e-5, critic_clip: float = 100.0,
                  slow_fraction: float = 0.02, slow_reg: float = 1.0,
@@ -86,7 +89,8 @@ class ActorCritic(nn.Module):
                  heads: Sequence[str] = ("extrinsic",), condition_dim: int = 0,
                  action_groups: int = 1, actor_out_scale: float = 1.0,
                  center_advantages: bool = False, starts: int | None = None,
-                 warmup: int = 0) -> None:
+                 warmup: int = 0, policy: Callable[[], Policy] = Categorical,
+                 actor_grad: Callable[[], ActorGrad] = Reinforce) -> None:
         super().__init__()
         if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
             raise ValueError(f"ActorCritic.warmup must be an integer >= 0 (updates), got "
@@ -108,8 +112,9 @@ class ActorCritic(nn.Module):
         self.normalize_advantages = normalize_advantages
         self.center_advantages = center_advantages
         width = input_dim + condition_dim
-        self.actor = Actor(width, num_actions, units, layers, unimix, groups=action_groups,
-                           out_scale=actor_out_scale)
+        self.actor = Actor(width, num_actions, units, layers, groups=action_groups,
+                           out_scale=actor_out_scale, policy=policy())
+        self.actor_grad = actor_grad()
         self.critics = nn.ModuleDict({h: Critic(width, units, layers) for h in self.heads})
         self.normalizers = nn.ModuleDict({h: ReturnNormalizer() for h in self.heads})
         self._opts = {"actor": Optimizer(self.actor.parameters(), actor_lr, actor_eps,
@@ -201,14 +206,17 @@ class ActorCritic(nn.Module):
         ``Trainer.compile`` compiles (:mod:`hieros_lab.nn.compiled`). Only ``policy_logits``
         carry a graph (the actor's)."""
         logits: list[torch.Tensor] = []
+        through_dynamics = self.actor_grad.model_grad
 
         def policy(actor_input: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():
                 logits.append(self.actor.net(self._with_condition(actor_input, condition)))
-            with torch.no_grad():  # the executed action carries no gradient
+                if through_dynamics:  # the action carries the actor's gradient into the model
+                    return self.actor.dist(logits[-1]).rsample()
+            with torch.no_grad():  # REINFORCE: the executed action carries no gradient
                 return Actor.sample(self.actor.dist(logits[-1]))
 
-        traj = imagine(model, policy, start, self.horizon)
+        traj = imagine(model, policy, start, self.horizon, model_grad=through_dynamics)
         traj.policy_logits = torch.stack(logits)
         return traj
 
@@ -230,6 +238,7 @@ class ActorCritic(nn.Module):
             raise ValueError("ActorCritic.update needs a trajectory from ActorCritic.imagine")
         if mix is None and len(self.heads) > 1:
             raise ValueError(f"{len(self.heads)} critic heads need a reward mixer's mix")
+        graph_rewards = rewards if self.actor_grad.model_grad else None
         rewards = self._check_rewards(traj, rewards)
         condition = None if condition is None else condition.detach()
         self._check_condition(condition, traj.actions.shape[1])
@@ -254,8 +263,25 @@ class ActorCritic(nn.Module):
                 returns[head], values[head], head_metrics = self._critic_update(
                     head, inputs, rewards[head], discount, weight)
                 metrics.update(head_metrics)
-        metrics.update(self._actor_update(traj, returns, values, weight, mix))
+        graph_returns = None
+        if graph_rewards is not None:  # the same returns, differentiable through the dynamics
+            graph_returns = self._graph_returns(traj, graph_rewards, condition, discount)
+        metrics.update(self._actor_update(traj, returns, values, weight, mix, graph_returns))
         return metrics
+
+    def _graph_returns(self, traj: Trajectory, rewards: Mapping[str, torch.Tensor],
+                       condition: torch.Tensor | None, discount: torch.Tensor
+                       ) -> dict[str, torch.Tensor]:
+        """λ-returns ``{head: [H-1, N]}`` whose rewards and bootstrap values keep the graph of
+        the imagined dynamics (``actor_grad`` through the dynamics); discounts stay detached."""
+        if traj.actor_inputs_grad is None:
+            raise ValueError("this actor_grad needs a trajectory imagined with the model's graph")
+        inputs = self._with_condition(traj.actor_inputs_grad, condition)
+        out = {}
+        for head in self.heads:
+            value = self.critics[head](inputs).mean()  # [H, N], graph through the states
+            out[head] = successor_lambda_return(rewards[head], discount, value, self.lam)
+        return out
 
     def _check_rewards(self, traj: Trajectory, rewards: Mapping[str, torch.Tensor]
                        ) -> dict[str, torch.Tensor]:
@@ -300,15 +326,18 @@ class ActorCritic(nn.Module):
                  "return_mean": returns.mean(), "return_std": returns.std()}
         return loss, returns, value, stats
 
-    def _advantages(self, returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor]
+    def _advantages(self, returns: dict[str, torch.Tensor], values: dict[str, torch.Tensor],
+                    graph_returns: dict[str, torch.Tensor] | None = None
                     ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """Per-head advantages ``[H-1, N]``, normalised unless disabled (spec §4.4, B3)."""
+        """Per-head advantages ``[H-1, N]``, normalised unless disabled (spec §4.4, B3); from
+        ``graph_returns`` (same values, with the dynamics' graph) when given."""
         advantages, metrics = {}, {}
         for head in self.heads:
             self.normalizers[head].update(returns[head])
             _, scale = self.normalizers[head].stats()
             # The percentile offset cancels in (R - off)/s - (v - off)/s (spec §4.4).
-            adv = returns[head] - values[head]
+            ret = returns[head] if graph_returns is None else graph_returns[head]
+            adv = ret - values[head]
             advantages[head] = adv / scale if self.normalize_advantages else adv
             metrics[self._name("return_scale", head)] = float(scale)
             if len(self.heads) > 1:
@@ -318,9 +347,11 @@ class ActorCritic(nn.Module):
 
     def _actor_update(self, traj: Trajectory, returns: dict[str, torch.Tensor],
                       values: dict[str, torch.Tensor], weight: torch.Tensor,
-                      mix: MixFn | None) -> dict[str, float]:
-        """REINFORCE with entropy bonus (spec §4.5) on the mixed advantage."""
-        advantages, metrics = self._advantages(returns, values)
+                      mix: MixFn | None,
+                      graph_returns: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """The actor step on the mixed advantage: ``actor_grad``'s objective (REINFORCE, spec
+        §4.5, or the return through the dynamics) with the entropy bonus."""
+        advantages, metrics = self._advantages(returns, values, graph_returns)
         advantage = mix(advantages) if mix is not None else advantages[self.heads[0]]
         if self.center_advantages:
             # A lagging critic (it learns the value by bootstrapping, slowly at CPU budgets)
@@ -328,26 +359,28 @@ class ActorCritic(nn.Module):
             # commit early to whatever it sampled (Chung et al. 2021). Subtracting the
             # trajectory-weighted batch mean removes that offset and keeps the ranking.
             advantage = advantage - (weight * advantage).sum() / weight.sum().clamp_min(1e-8)
-        loss, ent = self._actor_loss(traj.policy_logits, traj.actions, advantage.detach(), weight)
+        loss, ent = self._actor_loss(traj.policy_logits, traj.actions, advantage, weight)
         out = self._opts["actor"].step(loss)
         metrics.update(actor_loss=out["loss"], actor_grad_norm=out["grad_norm"],
                        actor_entropy=float(ent.detach().mean()),
-                       advantage_mean=float(advantage.mean()),
-                       advantage_std=float(advantage.std()))
+                       advantage_mean=float(advantage.detach().mean()),
+                       advantage_std=float(advantage.detach().std()))
         return metrics
 
 
     def actor_loss(self, policy_logits: torch.Tensor, actions: torch.Tensor,
                    advantage: torch.Tensor, weight: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """REINFORCE loss and the entropy ``[H-1, N]`` (tensors only, compiled by
+        """The actor loss and the entropy ``[H-1, N]`` (tensors only, compiled by
         ``Trainer.compile``) from the rollout's ``policy_logits [H, N, A]``, ``actions
-        [H, N, A]``, a detached ``advantage [H-1, N]`` and ``weight [H-1, N]``."""
+        [H, N, A]``, the mixed ``advantage [H-1, N]`` (``actor_grad`` decides what of it is
+        differentiated) and ``weight [H-1, N]``."""
         # π(·|s_j) for j < H-1 from the rollout's own forward passes (graph kept by imagine).
         dist = self.actor.dist(policy_logits[:-1])
         log_prob = Actor.log_prob(dist, actions[:-1])
         ent = dist.entropy()
-        loss = -(weight * (log_prob * advantage + self.entropy_scale * ent)).mean()
+        objective = self.actor_grad.objective(log_prob, advantage)
+        loss = -(weight * (objective + self.entropy_scale * ent)).mean()
         return loss, ent
 
     def set_compile(self, mode: str) -> None:

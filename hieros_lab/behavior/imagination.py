@@ -49,8 +49,11 @@ class Trajectory:
         actor_inputs: ``[H, N, F]`` detached actor/critic inputs of each state.
         actions: ``[H, N, A]`` one-hot a_j chosen at s_j (a_{H-1} is never executed).
         pred: ``predict`` of each state, every entry ``[H, N, ...]``.
-        policy_logits: ``[H, N, A]`` the raw actor outputs that chose the actions, with the
+        policy_logits: ``[H, N, A']`` the raw actor outputs that chose the actions, with the
             actor's autograd graph (the actor loss reuses them), or None.
+        actor_inputs_grad: ``[H, N, F]`` the actor inputs with the model's graph, when the
+            rollout kept it (``model_grad``: a learner that backpropagates through the
+            dynamics evaluates its values there); None otherwise.
     """
 
     states: Latent
@@ -58,6 +61,7 @@ class Trajectory:
     actions: torch.Tensor
     pred: dict[str, torch.Tensor]
     policy_logits: torch.Tensor | None = None
+    actor_inputs_grad: torch.Tensor | None = None
 
     @property
     def horizon(self) -> int:
@@ -71,7 +75,8 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
 
     Args:
         model: the world model (``img_step``/``predict``/``actor_input``).
-        policy: ``actor_input [N, F]`` -> one-hot action ``[N, A]``.
+        policy: ``actor_input [N, F]`` -> action ``[N, A]`` (with a gradient when the learner
+            backpropagates through the dynamics).
         start: ``Latent [N]``, s_0 (callers pass detached world-model states).
         horizon: H ≥ 1, number of states s_0 .. s_{H-1}; ``img_step`` runs H − 1 times.
         sample: sample the imagined latents (spec §4.1 ``imag_sample``) or take modes.
@@ -85,7 +90,7 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
     n = start.deter.shape[0]
-    states, inputs, actions, preds = [], [], [], []
+    states, inputs, actions, preds, graphs = [], [], [], [], []
     model_mode = contextlib.nullcontext if model_grad else torch.no_grad
     state = start
     for j in range(horizon):
@@ -93,7 +98,10 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
             pred = model.predict(state)
             # Detached actor input (spec §4.1 behavior_stop_grad): no actor gradient reaches
             # the model.
-            inp = model.actor_input(state, pred).detach()
+            feat = model.actor_input(state, pred)
+            inp = feat.detach()
+        if model_grad:
+            graphs.append(feat)
         action = policy(inp)
         if action.shape[0] != n or inp.shape[0] != n:
             raise ValueError(f"imagination step {j}: batch {action.shape[0]}/{inp.shape[0]} != {n}")
@@ -108,4 +116,5 @@ def imagine(model: ImaginationModel, policy: Callable[[torch.Tensor], torch.Tens
             with model_mode():
                 state = model.img_step(state, action, sample=sample)
     pred_stack = {key: torch.stack([p[key] for p in preds]) for key in preds[0]}
-    return Trajectory(Latent.stack(states), torch.stack(inputs), torch.stack(actions), pred_stack)
+    return Trajectory(Latent.stack(states), torch.stack(inputs), torch.stack(actions), pred_stack,
+                      actor_inputs_grad=torch.stack(graphs) if model_grad else None)

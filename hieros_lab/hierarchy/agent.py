@@ -65,13 +65,17 @@ class Agent:
             (:mod:`hieros_lab.nn.compiled`); the trainer passes ``Trainer.compile``.
         num_envs: env streams acting at once (``Trainer.num_envs``): each keeps its own acting
             memory and, at every level, its own replay ring (:mod:`hieros_lab.replay.streams`).
+        continuous_actions: the env's actions are a ``Box`` (the trainer passes it): level 0's
+            policy must be continuous and its replay stores action vectors; higher levels still
+            act with discrete subgoal codes.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int, seed: int,
                  device: torch.device, level: Callable[..., Level],
                  replay: Callable[..., ReplayBuffer], abstraction: Callable[..., Abstraction],
                  num_levels: int = 1, k: int = 4, batch_size: int = 16,
-                 precision: str = "fp32", compile: str = "off", num_envs: int = 1) -> None:
+                 precision: str = "fp32", compile: str = "off", num_envs: int = 1,
+                 continuous_actions: bool = False) -> None:
         if num_levels < 1:
             raise ValueError(f"Agent.num_levels must be >= 1, got {num_levels}")
         if k < 1:
@@ -81,6 +85,7 @@ class Agent:
         if num_envs < 1:
             raise ValueError(f"Trainer.num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
+        self.continuous_actions = continuous_actions
         self.device, self.num_levels, self.k = device, num_levels, k
         prec.autocast(device, precision)  # refuses anything but fp32 / bf16 before any build
         self.precision = precision
@@ -108,13 +113,15 @@ class Agent:
             width = self.abstractions[-1].obs_dim
             obs_space = gym.spaces.Box(-np.inf, np.inf, (width,), np.float32)
             num_actions, groups = below.code_dim, below.autoencoder.groups
+        continuous = self.continuous_actions and i == 0  # levels above act with codes
         lvl = level(obs_space=obs_space, num_actions=num_actions, action_groups=groups, index=i,
-                    has_parent=has_parent).to(self.device)
+                    has_parent=has_parent, continuous_actions=continuous).to(self.device)
         self.levels.append(lvl)
         rings = [replay(obs_space=obs_space, num_actions=num_actions,
                         seed=seed + i + STREAM_SEED_OFFSET * j, action_groups=groups,
                         period=schedule.period(i, self.k), goal_dim=lvl.code_dim if has_parent
-                        else 0, **({"streams": self.num_envs} if self.num_envs > 1 else {}))
+                        else 0, **({"streams": self.num_envs} if self.num_envs > 1 else {}),
+                        **({"continuous": True} if continuous else {}))
                  for j in range(self.num_envs)]
         check_context(lvl, rings[0].length)
         self.replays.append(rings[0] if self.num_envs == 1 else
@@ -167,7 +174,7 @@ class Agent:
         return initial_state(self.levels, self.abstractions, self.device)
 
     def act(self, step: Step, state: HierarchyState | None,
-            sample: bool) -> tuple[int, HierarchyState]:
+            sample: bool) -> tuple[int | np.ndarray, HierarchyState]:
         """Env action for ``step`` without storing anything (evaluation); ``state=None`` starts
         from the initial state."""
         state = state or self.policy_state()
@@ -180,7 +187,7 @@ class Agent:
             return None
         return picture_grid(step.obs, goal_images(self.levels, state))
 
-    def step(self, step: Step) -> int:
+    def step(self, step: Step) -> int | np.ndarray:
         """Training step of a single-stream agent: act with sampling actors and store what every
         acting level saw and chose in its replay; returns the env action."""
         if self.num_envs != 1:
@@ -188,7 +195,7 @@ class Agent:
                              "streams: call step_batch")
         return self.step_batch([step])[0]
 
-    def step_batch(self, steps: list[Step]) -> list[int]:
+    def step_batch(self, steps: list[Step]) -> list[int | np.ndarray]:
         """Training step of every env stream at once (``steps[j]``: stream j's current step):
         one batched policy call per level; each stream's records go to its own replay ring.
         Returns each stream's env action."""

@@ -25,11 +25,14 @@ from typing import Any
 
 import gin
 import gymnasium as gym
+import numpy as np
 import torch
 from torch import nn
 
+from hieros_lab import registry
 from hieros_lab.behavior.actor_critic import ActorCritic
 from hieros_lab.behavior.imagination import Trajectory
+from hieros_lab.behavior.policies import Categorical, kind_of
 from hieros_lab.hierarchy.subgoals import SubgoalAutoencoder
 from hieros_lab.nn.optim import Optimizer
 from hieros_lab.nn.precision import at_least_fp32
@@ -115,6 +118,9 @@ class Level(nn.Module):
         index: position in the hierarchy.
         has_parent: whether a level above sends goals (subgoal input and reward).
         decompress_goal: feed the decoded goal instead of the code (spec §8 ablation).
+        continuous_actions: the env's actions are a ``Box`` (level 0 only): the actor-critic's
+            ``policy`` must serve them (``bounded_normal``), and a discrete env needs a discrete
+            policy. Levels above act with subgoal codes and always use ``categorical``.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
@@ -124,8 +130,10 @@ class Level(nn.Module):
                  reward_mixer: Callable[[], RewardMixer],
                  sources: Sequence[Callable[[], RewardSource]],
                  action_groups: int = 1, index: int = 0, has_parent: bool = False,
-                 decompress_goal: bool = False) -> None:
+                 decompress_goal: bool = False, continuous_actions: bool = False) -> None:
         super().__init__()
+        if continuous_actions and index > 0:
+            raise ValueError(f"level {index} acts with subgoal codes, not continuous actions")
         self.index, self.has_parent, self.num_actions = index, has_parent, num_actions
         self.decompress_goal = decompress_goal
         self.world_model = world_model(obs_space=obs_space, num_actions=num_actions)
@@ -139,9 +147,19 @@ class Level(nn.Module):
         condition = 0
         if has_parent:
             condition = self.world_model.sequence.deter_dim if decompress_goal else self.code_dim
+        # Subgoal codes are categorical whatever the env's actions are (issue #11).
+        codes = {"policy": Categorical} if index > 0 else {}
         self.actor_critic = actor_critic(
             input_dim=self.world_model.actor_input_dim, num_actions=num_actions,
-            heads=self.mixer.heads(), condition_dim=condition, action_groups=action_groups)
+            heads=self.mixer.heads(), condition_dim=condition, action_groups=action_groups,
+            **codes)
+        policy = self.actor_critic.actor.policy
+        if policy.continuous != continuous_actions:
+            name = (registry.component_of(policy) or ("policy", type(policy).__name__))[1]
+            raise ValueError(f"the env's actions are {kind_of(continuous_actions)} but "
+                             f"ActorCritic.policy = @{name} serves "
+                             f"{kind_of(policy.continuous)} actions: use "
+                             f"{'bounded_normal' if continuous_actions else 'categorical'}")
         self.eval()  # every part is in train mode only inside its own loss (DESIGN §8)
 
     @property
@@ -210,17 +228,18 @@ class Level(nn.Module):
                                               start_cont, self.mixer.mix)
         ae_metrics: dict[str, float] = {}
         if self.autoencoder is not None:  # trained on the imagined deter states, spec §5.3
-            ae_metrics = self.autoencoder.train_step(traj.states.deter.flatten(0, 1))
+            ae_metrics = self.autoencoder.train_step(traj.states.deter.flatten(0, 1).detach())
         return {**{f"world_model/{k}": v for k, v in wm_metrics.items()},
                 **{f"behavior/{k}": v for k, v in ac_metrics.items()},
                 **{f"subgoal/{k}": v for k, v in ae_metrics.items()},
                 **{f"rewards/{k}": v for k, v in reward_stats(rewards).items()}}
 
-    @torch.no_grad()
     def rewards(self, traj: Trajectory, goal: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """``{source key: [H, N]}``: every kept source on the imagined trajectory."""
-        ctx = RewardContext(traj, goal=goal, autoencoder=self.autoencoder)
-        return {source.key: source(ctx) for source in self.sources}
+        """``{source key: [H, N]}``: every kept source on the imagined trajectory; with the
+        dynamics' graph when the actor learns through it (``actor_grad``), else no graph."""
+        with torch.set_grad_enabled(self.actor_critic.actor_grad.model_grad):
+            ctx = RewardContext(traj, goal=goal, autoencoder=self.autoencoder)
+            return {source.key: source(ctx) for source in self.sources}
 
     # -- acting -----------------------------------------------------------------------------------
     def initial_policy_state(self, batch: int, device: torch.device) -> PolicyState:
@@ -250,6 +269,10 @@ class Level(nn.Module):
         action = self.actor_critic.act(features, sample=sample,
                                        condition=self.condition(goal_code))
         return action, dataclasses.replace(state, prev_action=action)
+
+    def env_action(self, action: torch.Tensor) -> int | np.ndarray:
+        """What the env takes for this level's action ``[A]`` (level 0): an index, or a vector."""
+        return self.actor_critic.actor.policy.env_action(action)
 
 
 def reward_stats(rewards: dict[str, torch.Tensor]) -> dict[str, float]:

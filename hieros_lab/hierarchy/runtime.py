@@ -65,8 +65,9 @@ def initial_state(levels: list[Level], abstractions: list[Abstraction],
 
 
 def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: int, sample: bool,
-                   device: torch.device) -> tuple[int, list[tuple[int, Step]]]:
-    """Act for one env step of one stream; returns the env action and the (level, step) records
+                   device: torch.device) -> tuple[int | np.ndarray, list[tuple[int, Step]]]:
+    """Act for one env step of one stream; returns the env action (an index, or a vector for
+    ``Box`` actions) and the (level, step) records
     to store. ``sample``: actors sample (training) or take their mode (greedy evaluation, §1.6).
     """
     actions, records = hierarchy_step_batch(levels, [state], [step], k, sample, device)
@@ -75,7 +76,8 @@ def hierarchy_step(levels: list[Level], state: HierarchyState, step: Step, k: in
 
 def hierarchy_step_batch(levels: list[Level], states: list[HierarchyState], steps: list[Step],
                          k: int, sample: bool,
-                         device: torch.device) -> tuple[list[int], list[list[tuple[int, Step]]]]:
+                         device: torch.device
+                         ) -> tuple[list[int | np.ndarray], list[list[tuple[int, Step]]]]:
     """Act for one env step of each of N streams (``states[j]`` sees ``steps[j]``), one batched
     call per level (``Trainer.num_envs``); returns each stream's env action and records.
 
@@ -144,7 +146,7 @@ def hierarchy_step_batch(levels: list[Level], states: list[HierarchyState], step
                                        None if goal is None else goal[r].cpu().numpy())))
     for state in states:
         state.episode_step += 1
-    return [int(state.outputs[0][0].argmax()) for state in states], records
+    return [levels[0].env_action(state.outputs[0][0]) for state in states], records
 
 
 def _by_window_length(streams: list[int], policies: list[PolicyState]) -> list[list[int]]:

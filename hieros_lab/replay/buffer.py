@@ -66,12 +66,15 @@ class ReplayBuffer:
     Higher hierarchy levels act with subgoal codes: ``action_groups = G`` stores G indices per
     step and samples ``[B, T, A]`` with one 1 in each of the G groups of A/G. ``goal_dim > 0``
     adds a ``goal [B, T, goal_dim]`` float32 field (the parent's code at each step).
+    ``continuous = True`` (level 0 of an env with ``Box`` actions) stores and samples the
+    action vectors themselves, ``[B, T, A]`` float32.
     """
 
     def __init__(self, obs_space: gym.spaces.Box, num_actions: int,
                  sampler: Callable[..., Sampler], capacity: int = 1_000_000, length: int = 64,
                  seed: int = 0, action_groups: int = 1, goal_dim: int = 0, period: int = 1,
-                 scale_by_period: bool = True, streams: int = 1) -> None:
+                 scale_by_period: bool = True, streams: int = 1,
+                 continuous: bool = False) -> None:
         if not isinstance(obs_space, gym.spaces.Box):
             raise ValueError(f"ReplayBuffer needs a Box observation space, got {obs_space}")
         if period < 1:
@@ -87,6 +90,10 @@ class ReplayBuffer:
         if action_groups < 1 or num_actions % action_groups or goal_dim < 0:
             raise ValueError(f"ReplayBuffer: {num_actions} actions do not split into "
                              f"{action_groups} groups, or goal_dim {goal_dim} < 0")
+        if continuous and action_groups != 1:
+            raise ValueError(f"ReplayBuffer: continuous actions have no groups (got "
+                             f"{action_groups})")
+        self.continuous = bool(continuous)
         self.action_groups, self.goal_dim = int(action_groups), int(goal_dim)
         self.obs_space = obs_space
         self.num_actions = int(num_actions)
@@ -96,7 +103,8 @@ class ReplayBuffer:
         # np.empty: the OS maps pages lazily, so memory follows the number of stored steps.
         self._data: dict[str, np.ndarray] = {
             "obs": np.empty((self.capacity, *obs_space.shape), obs_dtype),
-            "action": np.empty((self.capacity, self.action_groups), np.int32),
+            "action": (np.empty((self.capacity, self.num_actions), np.float32) if continuous
+                       else np.empty((self.capacity, self.action_groups), np.int32)),
             "reward": np.empty(self.capacity, np.float32),
             "is_first": np.empty(self.capacity, bool),
             "is_last": np.empty(self.capacity, bool),
@@ -138,7 +146,8 @@ class ReplayBuffer:
             is_last: bool, is_terminal: bool, goal: np.ndarray | None = None) -> None:
         """Store one step, overwriting the oldest one when the ring is full.
 
-        ``action``: an index (one group), or a one-hot/multi-hot ``[A]`` vector; ``goal``:
+        ``action``: an index (one group), a one-hot/multi-hot ``[A]`` vector, or the ``[A]``
+        vector of a continuous action; ``goal``:
         ``[goal_dim]`` 0/1 vector, required iff ``goal_dim > 0``.
         """
         obs = np.asarray(obs)
@@ -161,8 +170,13 @@ class ReplayBuffer:
         self._stored = min(self._stored + 1, self.capacity)
 
     def _action_index(self, action: int | np.ndarray) -> np.ndarray:
-        """Group indices ``[G]`` of an index or a one-hot/multi-hot ``[A]`` action."""
+        """Group indices ``[G]`` of an index or a one-hot/multi-hot ``[A]`` action (a
+        continuous action: the vector itself)."""
         arr = np.asarray(action)
+        if self.continuous:
+            if arr.shape != (self.num_actions,):
+                raise ValueError(f"continuous action shape {arr.shape} != ({self.num_actions},)")
+            return arr.astype(np.float32)
         if arr.ndim == 0:
             if self.action_groups != 1 or not 0 <= int(arr) < self.num_actions:
                 raise ValueError(f"action {action} outside [0, {self.num_actions}) or not one "
@@ -193,7 +207,8 @@ class ReplayBuffer:
         start = oldest + np.asarray(idx, dtype=np.int64)
         phys = (start[:, None] + np.arange(self.length)) % self.capacity  # [B, T]
         out = {key: arr[phys] for key, arr in self._data.items()}
-        out["action"] = self._eye[out["action"]].reshape(*phys.shape, -1)  # [B, T, A] one-hot
+        if not self.continuous:  # group indices -> [B, T, A] one-hot
+            out["action"] = self._eye[out["action"]].reshape(*phys.shape, -1)
         if self.goal_dim:
             out["goal"] = out["goal"].astype(np.float32)
         out["is_first"][:, 0] = True  # every window starts a sequence (spec §6.1)

@@ -16,6 +16,9 @@ import numpy as np
 
 from hieros_lab.replay.step import Step
 
+#: What ``env.step`` takes: an index (``Discrete``) or a float32 vector (``Box``).
+EnvAction = int | np.ndarray
+
 
 @dataclass
 class Episode:
@@ -44,13 +47,13 @@ class Driver:
         self._score, self._length = 0.0, 0
         return Step(np.asarray(obs), 0.0, True, False, False)
 
-    def step(self, policy: Callable[[Step], int]) -> Episode | None:
+    def step(self, policy: Callable[[Step], EnvAction]) -> Episode | None:
         """Act once. Returns the finished :class:`Episode` when this step ended one.
 
         The policy also sees the last step of an episode (``is_last``): its action is not
         executed, but the agent stores the step (spec §6.1).
         """
-        return self.advance(int(policy(self.current())))
+        return self.advance(policy(self.current()))
 
     def current(self) -> Step:
         """The step the policy acts on next (a fresh episode's first step after an end)."""
@@ -58,7 +61,7 @@ class Driver:
             self._current = self._reset()
         return self._current
 
-    def advance(self, action: int) -> Episode | None:
+    def advance(self, action: EnvAction) -> Episode | None:
         """Execute ``action`` for :meth:`current` (the policy's answer to it); at an episode's
         last step nothing is executed and the finished :class:`Episode` is returned."""
         current = self.current()

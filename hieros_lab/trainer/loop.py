@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from hieros_lab import registry
-from hieros_lab.envs.base import EnvFactory, check_env
+from hieros_lab.envs.base import EnvFactory, action_width, check_env, is_continuous
 from hieros_lab.hierarchy.agent import Agent
 from hieros_lab.nn import compiled
 from hieros_lab.nn import precision as prec
@@ -152,7 +152,9 @@ class Trainer:
         self.eval_driver: Driver | None = None
         self.sampled_eval_driver: Driver | None = None
         self.agent = self.agent_factory(obs_space=env.observation_space,
-                                        num_actions=int(env.action_space.n), seed=self.seed,
+                                        num_actions=action_width(env.action_space),
+                                        continuous_actions=is_continuous(env.action_space),
+                                        seed=self.seed,
                                         device=self.device, precision=self.precision,
                                         compile=self.compile, num_envs=self.num_envs)
         self.ratio = Ratio(self.train_ratio / self.agent.replayed_steps_per_update)

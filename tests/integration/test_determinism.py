@@ -24,6 +24,10 @@ CASES = {
     "minatar_freeway": (("envs/minatar.gin",), (*MINATAR, "minatar.game = 'freeway'")),
     "pinpad3": (("envs/pinpad.gin",), PINPAD),
     "pinpad3_2_levels": (("envs/pinpad.gin", "hierarchy/levels_2.gin"), (*PINPAD, "Agent.k = 2")),
+    # continuous actions (bounded normal, gradients through the dynamics), and under codes
+    "pendulum": (("envs/pendulum.gin",), ("control.max_episode_steps = 30",)),
+    "pendulum_2_levels": (("envs/pendulum.gin", "hierarchy/levels_2.gin"),
+                          ("control.max_episode_steps = 30", "Agent.k = 2")),
 }
 
 

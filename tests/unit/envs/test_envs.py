@@ -3,8 +3,12 @@ spec §9 B9/B10)."""
 
 from __future__ import annotations
 
+import pickle
+
+import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.wrappers import DtypeObservation
 
 from hieros_lab.envs.atari import atari, known_games, resolve_game
 from hieros_lab.envs.base import check_env
@@ -113,11 +117,31 @@ def test_control_casts_float64_observations():
     assert obs.dtype == np.float32 and env.observation_space.dtype == np.float32
 
 
-def test_control_rejects_unknown_and_continuous():
+def test_control_rejects_unknown_names():
     with pytest.raises(ValueError, match="'CartPol-v1'.*CartPole-v1"):
         control(seed=0, name="CartPol-v1")
-    with pytest.raises(ValueError, match="Pendulum-v1"):
-        control(seed=0, name="Pendulum-v1")
+
+
+def test_control_continuous_actions_are_unit_scaled_and_carried():
+    env = control(seed=0, name="Pendulum-v1")  # torque in [-2, 2]
+    check_env(env, "pendulum")
+    space = env.action_space
+    assert isinstance(space, gym.spaces.Box) and space.shape == (1,)
+    assert np.all(space.low == -1.0) and np.all(space.high == 1.0)
+    inner = env.unwrapped.action_space
+    assert env.action(np.array([1.0])) == inner.high and env.action(np.array([-3.0])) == inner.low
+    assert env.action(np.array([0.25])) == pytest.approx(0.5)
+    env.reset(seed=0)
+    twin = pickle.loads(pickle.dumps(env))  # checkpoints carry classic-control envs
+    for a in (0.3, -0.7, 1.0):
+        assert np.array_equal(env.step(np.array([a], np.float32))[0],
+                              twin.step(np.array([a], np.float32))[0])
+
+
+def test_an_unscaled_box_is_refused():
+    env = gym.make("Pendulum-v1")
+    with pytest.raises(ValueError, match="bounds \\[-1, 1\\].*UnitActions"):
+        check_env(DtypeObservation(env, np.float32), "raw_pendulum")
 
 
 # ------------------------------------------------------------------------------------- fake

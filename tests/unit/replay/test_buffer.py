@@ -291,3 +291,20 @@ def test_goal_is_required_iff_configured():
     with pytest.raises(ValueError, match="groups"):
         ReplayBuffer(space, num_actions=5, sampler=UniformSampler, capacity=10, length=2,
                      action_groups=2)
+
+
+def test_continuous_actions_are_stored_as_vectors():
+    space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    buf = ReplayBuffer(space, 3, UniformSampler, capacity=10, length=4, continuous=True)
+    actions = np.random.default_rng(0).uniform(-1, 1, (6, 3)).astype(np.float32)
+    for t, a in enumerate(actions):
+        buf.add(np.zeros(2, np.float32), a, 0.0, t == 0, False, False)
+    out = buf.gather(np.array([0, 2]))
+    assert out["action"].dtype == np.float32 and out["action"].shape == (2, 4, 3)
+    np.testing.assert_array_equal(out["action"][0], actions[:4])
+    np.testing.assert_array_equal(out["action"][1], actions[2:])
+    with pytest.raises(ValueError, match="continuous action shape"):
+        buf.add(np.zeros(2, np.float32), 1, 0.0, False, False, False)
+    with pytest.raises(ValueError, match="no groups"):
+        ReplayBuffer(space, 4, UniformSampler, capacity=10, length=4, continuous=True,
+                     action_groups=2)
