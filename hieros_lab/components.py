@@ -5,7 +5,7 @@ gin file under ``gin/``. The contract tests then pick it up from the registry.
 """
 
 from hieros_lab.behavior import actor_grad, policies  # noqa: F401
-from hieros_lab.envs import atari, control, fake, minatar_env, pinpad  # noqa: F401
+from hieros_lab.envs import atari, control, crafter_env, dmc, fake, minatar_env, pinpad  # noqa: F401
 from hieros_lab.replay import etbs, time_balanced, uniform  # noqa: F401
 from hieros_lab.rewards import mixers, sources  # noqa: F401
 from hieros_lab.sequence import mamba, rssm, s5, transformer  # noqa: F401

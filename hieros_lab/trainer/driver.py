@@ -20,12 +20,19 @@ from hieros_lab.replay.step import Step
 EnvAction = int | np.ndarray
 
 
+#: Key of the ``info`` dict in which an env reports, on an episode's last step, what it measured
+#: over the episode beyond the return (Crafter: one 0/1 per achievement unlocked): flat
+#: ``{name: float}``, logged as ``episode/<name>`` and averaged over evaluation episodes.
+EPISODE_METRICS = "episode_metrics"
+
+
 @dataclass
 class Episode:
-    """Summary of a finished episode."""
+    """Summary of a finished episode; ``metrics``: the env's :data:`EPISODE_METRICS`."""
 
     score: float
     length: int
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,12 +46,13 @@ class Driver:
     _current: Step | None = None
     _score: float = 0.0
     _length: int = 0
+    _metrics: dict[str, float] = field(default_factory=dict, repr=False)
     _seeded: bool = field(default=False, repr=False)
 
     def _reset(self) -> Step:
         obs, _ = self.env.reset(seed=None if self._seeded else self.seed)
         self._seeded = True
-        self._score, self._length = 0.0, 0
+        self._score, self._length, self._metrics = 0.0, 0, {}
         return Step(np.asarray(obs), 0.0, True, False, False)
 
     def step(self, policy: Callable[[Step], EnvAction]) -> Episode | None:
@@ -67,8 +75,10 @@ class Driver:
         current = self.current()
         if current.is_last:
             self._current = None
-            return Episode(self._score, self._length)
-        obs, reward, terminated, truncated, _ = self.env.step(action)
+            return Episode(self._score, self._length, self._metrics)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self._metrics = {k: float(v) for k, v in info.get(EPISODE_METRICS, {}).items()}
         self.env_steps += 1
         self._score += float(reward)
         self._length += 1
@@ -78,3 +88,7 @@ class Driver:
 
     def close(self) -> None:
         self.env.close()
+
+    def __setstate__(self, state: dict) -> None:
+        # Checkpoints written before ``_metrics`` existed (issue #11) still resume.
+        self.__dict__.update({"_metrics": {}, **state})

@@ -24,8 +24,10 @@ def evaluate(driver: Driver, agent, episodes: int, seed: int = 0, picture_step: 
     """Run ``episodes`` greedy (or, with ``sample``, sampling) episodes with torch's RNG forked
     and seeded with ``seed``.
 
-    Returns mean/std/min/max score and mean length, and the agent's subgoal picture taken at
-    step ``picture_step`` of the first episode (or its last step), if the agent makes one.
+    Returns mean/std/min/max score and mean length, the mean of each of the env's episode
+    metrics (``Episode.metrics``) and what its ``summarize(means)`` derives from them, if it has
+    one; and the agent's subgoal picture taken at step ``picture_step`` of the first episode
+    (or its last step), if the agent makes one.
     """
     devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
@@ -37,6 +39,7 @@ def _episodes(driver: Driver, agent, episodes: int, picture_step: int,
               sample: bool) -> tuple[dict[str, float], np.ndarray | None]:
     scores: list[float] = []
     lengths: list[int] = []
+    metrics: list[dict[str, float]] = []
     state = None
     picture: np.ndarray | None = None
     seen = 0
@@ -55,8 +58,17 @@ def _episodes(driver: Driver, agent, episodes: int, picture_step: int,
         if episode is not None:
             scores.append(episode.score)
             lengths.append(episode.length)
+            metrics.append(episode.metrics)
     arr = np.asarray(scores, dtype=np.float64)
-    return {"score": float(arr.mean()), "score_std": float(arr.std()),
-            "score_min": float(arr.min()), "score_max": float(arr.max()),
-            "length": float(np.mean(lengths)),
-            "episodes": float(episodes)}, picture
+    out = {"score": float(arr.mean()), "score_std": float(arr.std()),
+           "score_min": float(arr.min()), "score_max": float(arr.max()),
+           "length": float(np.mean(lengths)), "episodes": float(episodes)}
+    # The env's own episode measures, averaged (a 0/1 per episode becomes a rate), and what
+    # the env derives from those means (Crafter: its score, envs/crafter_env.py).
+    means = {k: float(np.mean([m.get(k, 0.0) for m in metrics]))
+             for k in sorted({k for m in metrics for k in m})}
+    out.update(means)
+    summarize = getattr(driver.env.unwrapped, "summarize", None)
+    if means and summarize is not None:
+        out.update(summarize(means))
+    return out, picture

@@ -348,7 +348,9 @@ class Trainer:
                 self.episodes += 1
                 self.journal.add({keys.EPISODE_SCORE: episode.score,
                                   keys.EPISODE_LENGTH: float(episode.length),
-                                  keys.EPISODES: float(self.episodes)}, self.step)
+                                  keys.EPISODES: float(self.episodes),
+                                  **{f"episode/{k}": v for k, v in episode.metrics.items()}},
+                                 self.step)
                 bar.set_postfix(score=f"{episode.score:.1f}", refresh=False)
         return executed
 

@@ -28,6 +28,8 @@ CASES = {
     "pendulum": (("envs/pendulum.gin",), ("control.max_episode_steps = 30",)),
     "pendulum_2_levels": (("envs/pendulum.gin", "hierarchy/levels_2.gin"),
                           ("control.max_episode_steps = 30", "Agent.k = 2")),
+    "dmc_cartpole": (("envs/dmc.gin",), ("dmc.max_episode_steps = 30",)),
+    "crafter": (("envs/crafter.gin",), ("crafter.length = 30", "crafter.size = 32")),
 }
 
 
