@@ -14,7 +14,7 @@ H], memory [B, T, *shape])``, ``step(x [N, H], memory [N, *shape]) -> (y [N, H],
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -78,3 +78,32 @@ class BlockStackSequence(ScanSequence):
 
     def _deter(self, m: torch.Tensor, out: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         return symlog(self.deter_out(out))
+
+
+def parallel_vs_steps_max_abs_err(make_layer: Callable[[], nn.Module],
+                                  memory_shape: Sequence[int], dim: int, seed: int = 0,
+                                  batch: int = 4, length: int = 64) -> float:
+    """Max |parallel form - step form| over a fresh float32 layer's outputs and memory (the
+    layer made by ``make_layer()`` under torch seed ``seed``; ``forward(x, reset, memory)`` and
+    ``step(x, memory)`` as a block's mixer), for random inputs ``[batch, length, dim]`` and
+    Bernoulli(0.1) resets (index 0 always one), the step form's memory zeroed at each reset.
+    The global RNG is left untouched (the bench calls it between measurements)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layer = make_layer()
+    x = torch.randn(batch, length, dim, generator=gen)
+    reset = torch.rand(batch, length, generator=gen) < 0.1
+    reset[:, 0] = True
+    memory = torch.zeros(batch, *memory_shape)
+    flags = (batch, *[1] * len(memory_shape))
+    with torch.no_grad():
+        y_par, m_par = layer(x, reset, memory)
+        ys, ms = [], []
+        for t in range(length):
+            memory = torch.where(reset[:, t].view(flags), torch.zeros_like(memory), memory)
+            y, memory = layer.step(x[:, t], memory)
+            ys.append(y)
+            ms.append(memory)
+    return max(float((y_par - torch.stack(ys, 1)).abs().max()),
+               float((m_par - torch.stack(ms, 1)).abs().max()))

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hieros_lab.sequence.block_stack import parallel_vs_steps_max_abs_err
+
 
 def selective_scan(a: torch.Tensor, b: torch.Tensor, reset: torch.Tensor,
                    h0: torch.Tensor | None = None) -> torch.Tensor:
@@ -178,21 +180,6 @@ def scan_max_abs_err(seed: int = 0, batch: int = 4, length: int = 64, dim: int =
                      state_dim: int = 16) -> float:
     """Max |parallel - step-mode| over a fresh float32 :class:`MambaLayer`'s outputs and memory,
     random inputs and Bernoulli(0.1) resets (index 0 always one); global RNG untouched."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layer = MambaLayer(dim, state_dim)
-    x = torch.randn(batch, length, dim, generator=gen)
-    reset = torch.rand(batch, length, generator=gen) < 0.1
-    reset[:, 0] = True
-    memory = torch.zeros(batch, layer.inner, layer.memory_width)
-    with torch.no_grad():
-        y_par, m_par = layer(x, reset, memory)
-        ys, ms = [], []
-        for t in range(length):
-            memory = torch.where(reset[:, t, None, None], torch.zeros_like(memory), memory)
-            y, memory = layer.step(x[:, t], memory)
-            ys.append(y)
-            ms.append(memory)
-    return max(float((y_par - torch.stack(ys, 1)).abs().max()),
-               float((m_par - torch.stack(ms, 1)).abs().max()))
+    inner = 2 * dim  # expand 2, the layer's default
+    return parallel_vs_steps_max_abs_err(lambda: MambaLayer(dim, state_dim),
+                                         (inner, state_dim + 4 - 1), dim, seed, batch, length)

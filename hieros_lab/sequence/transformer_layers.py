@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from hieros_lab.sequence.block_stack import parallel_vs_steps_max_abs_err
+
 
 def alibi_slopes(heads: int) -> torch.Tensor:
     """``[heads]``: 2^(-8 (i + 1) / heads), the geometric slopes of ALiBi."""
@@ -134,21 +136,5 @@ def cache_max_abs_err(seed: int = 0, batch: int = 4, length: int = 64, dim: int 
                       heads: int = 4, window: int = 16) -> float:
     """Max |parallel - step-mode| over a fresh float32 :class:`WindowAttention`'s outputs and
     memory, random inputs and Bernoulli(0.1) resets (index 0 always one); global RNG untouched."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layer = WindowAttention(dim, heads, window)
-    x = torch.randn(batch, length, dim, generator=gen)
-    reset = torch.rand(batch, length, generator=gen) < 0.1
-    reset[:, 0] = True
-    memory = torch.zeros(batch, *layer.memory_shape)
-    with torch.no_grad():
-        y_par, m_par = layer(x, reset, memory)
-        ys, ms = [], []
-        for t in range(length):
-            memory = torch.where(reset[:, t, None, None], torch.zeros_like(memory), memory)
-            y, memory = layer.step(x[:, t], memory)
-            ys.append(y)
-            ms.append(memory)
-    return max(float((y_par - torch.stack(ys, 1)).abs().max()),
-               float((m_par - torch.stack(ms, 1)).abs().max()))
+    return parallel_vs_steps_max_abs_err(lambda: WindowAttention(dim, heads, window),
+                                         (window, 2 * dim + 1), dim, seed, batch, length)
