@@ -123,7 +123,7 @@ def test_an_actor_that_cannot_emit_the_envs_actions_fails_at_build(env_file, bin
     assert re.search(message, str(err.value).splitlines()[0])
 
 
-def test_higher_levels_keep_categorical_codes_under_a_continuous_env():
+def test_higher_levels_keep_categorical_codes_and_reinforce_under_a_continuous_env():
     from hieros_lab import config
     from hieros_lab.trainer.loop import Trainer
 
@@ -133,4 +133,6 @@ def test_higher_levels_keep_categorical_codes_under_a_continuous_env():
     trainer.build()
     policies = [type(lvl.actor_critic.actor.policy) for lvl in trainer.agent.levels]
     assert policies == [BoundedNormal, Categorical, Categorical]
+    grads = [type(lvl.actor_critic.actor_grad) for lvl in trainer.agent.levels]
+    assert grads == [Dynamics, Reinforce, Reinforce]  # envs/pendulum.gin scopes it to level 0
     assert trainer.agent.replays[0].continuous and not trainer.agent.replays[1].continuous
