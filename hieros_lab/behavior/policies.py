@@ -150,8 +150,10 @@ class BoundedNormalActions:
 
 @register("policy", "bounded_normal")
 class BoundedNormal:
-    """Continuous actions in [-1, 1]: mean tanh(m), std (max - min) sigmoid(s + 2) + min, as
-    DreamerV3 (its defaults 0.1 and 1.0)."""
+    """Continuous actions in [-1, 1] from DreamerV3's bounded normal (one per dimension).
+
+    Mean tanh(m), std (max_std - min_std) sigmoid(s + 2) + min_std, DreamerV3's defaults 0.1
+    and 1.0; samples clipped to [-1, 1]."""
 
     continuous = True
 

@@ -21,8 +21,9 @@ from hieros_lab.registry import register
 
 @register("env", "control")
 def control(seed: int, name: str = "CartPole-v1", max_episode_steps: int | None = None) -> gym.Env:
-    """Gymnasium env ``name`` with float32 ``(D,)`` observations and Discrete actions, or
-    vector ``Box`` actions rescaled to [-1, 1].
+    """Gymnasium vector task ``name``: float32 ``(D,)`` observations, Discrete or [-1, 1] actions.
+
+    ``Box`` actions are rescaled to [-1, 1] (:class:`~hieros_lab.envs.base.UnitActions`).
 
     Raises ValueError naming ``name`` if it is not a registered gymnasium id or does not have a
     vector observation and such actions. ``max_episode_steps`` replaces the registration's
