@@ -139,9 +139,11 @@ class DMCEnv(gym.Env):
 @register("env", "dmc")
 def dmc(seed: int, task: str = "cartpole_swingup", pixels: bool = False, size: int = 64,
         action_repeat: int = 2, max_episode_steps: int | None = None) -> gym.Env:
-    """DMC ``task`` (see :data:`TASKS`): proprioceptive float32 features, or ``size x size``
-    RGB pixels; actions in [-1, 1]; ``action_repeat`` physics steps per action;
-    ``max_episode_steps`` agent steps at most (None: the task's own limit, 500 at repeat 2)."""
+    """DeepMind Control Suite ``task`` (:data:`TASKS`) with [-1, 1] actions and action repeat.
+
+    Proprioceptive float32 features, or ``size x size`` RGB pixels (``pixels``);
+    ``action_repeat`` physics steps per action; ``max_episode_steps`` agent steps at most (None:
+    the task's own limit, 500 at repeat 2)."""
     env = DMCEnv(seed, task, pixels, size, action_repeat, max_episode_steps)
     check_env(env, f"dmc/{task}")
     return mark_carried(env)
