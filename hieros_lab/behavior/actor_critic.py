@@ -14,6 +14,9 @@ The level drives one behaviour update in two calls, with its own reward computat
    ``normalize_advantages=False`` gives the authors' raw R − v, spec §9 B3), the heads'
    advantages combined by the level's ``mix`` (spec §4.4, §5.6). ``center_advantages=True``
    (off by default: not in the spec) subtracts the mixed advantage's weighted batch mean.
+   With ``actor_grad = dynamics`` (:mod:`hieros_lab.behavior.actor_grad`; continuous control)
+   the rollout instead keeps the world model's graph with reparameterised actions, and the
+   actor maximises that same normalised advantage through rewards, values and dynamics.
 
 Heads. By default there is one critic, ``"extrinsic"``, and this is the single-level DreamerV3
 learner. A level passes the heads of its reward mixer (``heads=mixer.heads()``); each head has
@@ -341,8 +344,8 @@ class ActorCritic(nn.Module):
             advantages[head] = adv / scale if self.normalize_advantages else adv
             metrics[self._name("return_scale", head)] = float(scale)
             if len(self.heads) > 1:
-                metrics[f"advantage_mean/{head}"] = float(advantages[head].mean())
-                metrics[f"advantage_std/{head}"] = float(advantages[head].std())
+                metrics[f"advantage_mean/{head}"] = float(advantages[head].detach().mean())
+                metrics[f"advantage_std/{head}"] = float(advantages[head].detach().std())
         return advantages, metrics
 
     def _actor_update(self, traj: Trajectory, returns: dict[str, torch.Tensor],
