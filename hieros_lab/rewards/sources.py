@@ -2,7 +2,9 @@
 §5.5, §11 items 2-3).
 
 Each source maps a :class:`~hieros_lab.rewards.base.RewardContext` to ``[H, N]`` rewards into the
-imagined states s_0 .. s_{H-1}, computed without gradients. h = ``traj.states.deter [H, N, D]``.
+imagined states s_0 .. s_{H-1}. The level computes them without gradients, or with the
+imagined dynamics' graph when its actor learns through the dynamics (``actor_grad = dynamics``),
+so sources are plain differentiable tensor code. h = ``traj.states.deter [H, N, D]``.
 
 Paper variants (the defaults), the authors' variants (``*_director``, ``*_official``) and
 scale-free variants (``*_ratio``, ``*_rms``):
