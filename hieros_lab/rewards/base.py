@@ -58,7 +58,9 @@ class RewardContext:
 
 @runtime_checkable
 class RewardSource(Protocol):
-    """``source(ctx) -> [H, N]`` rewards into each imagined state, without gradients.
+    """``source(ctx) -> [H, N]`` rewards into each imagined state: plain tensor code in the
+    caller's grad mode (a level asks for none, or for the trajectory's graph when its actor
+    learns through the dynamics).
 
     Attributes:
         key: the role it fills in a level (and the key of its weight in a mixer).

@@ -133,7 +133,6 @@ class ExtrinsicReward(LevelRange):
 
     key, needs_goal, needs_autoencoder = "extrinsic", False, False
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         return ctx.traj.pred["reward"]
 
@@ -144,7 +143,6 @@ class SubgoalReward(LevelRange):
 
     key, needs_goal, needs_autoencoder = "subgoal", True, False
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         return max_norm_similarity(_goal(ctx, "subgoal"), _deter(ctx))
 
@@ -155,7 +153,6 @@ class DirectorSubgoalReward(LevelRange):
 
     key, needs_goal, needs_autoencoder = "subgoal", True, False
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         # symlog(g): the authors' decoder outputs symlog-space goals; ours outputs h-space goals.
         goal = symlog(_goal(ctx, "subgoal_director"))
@@ -169,7 +166,6 @@ class NoveltyReward(LevelRange):
     key, needs_goal, needs_autoencoder = "novelty", False, True
     MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         h = _deter(ctx)
         recon = _autoencoder(ctx, "novelty").reconstruct(h)
@@ -184,7 +180,6 @@ class OfficialNoveltyReward(LevelRange):
     key, needs_goal, needs_autoencoder = "novelty", False, True
     MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         h = _deter(ctx)
         # The authors' AE(h) approximates symlog(h); symlog(ours) approximates the same thing.
@@ -198,7 +193,6 @@ class RatioSubgoalReward(LevelRange):
 
     key, needs_goal, needs_autoencoder = "subgoal", True, False
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         return ratio_similarity(_goal(ctx, "subgoal_ratio"), _deter(ctx))
 
@@ -210,7 +204,6 @@ class RmsNoveltyReward(LevelRange):
     key, needs_goal, needs_autoencoder = "novelty", False, True
     MIN_LEVEL = 1  # novelty_only_higher_level (spec §5.1)
 
-    @torch.no_grad()
     def __call__(self, ctx: RewardContext) -> torch.Tensor:
         h = _deter(ctx)
         recon = _autoencoder(ctx, "novelty_rms").reconstruct(h)

@@ -52,14 +52,21 @@ def test_kinds_are_populated():
 
 
 @pytest.mark.parametrize("name", SOURCES)
-def test_source_shape_finite_and_no_grad(name):
+def test_source_shape_finite_and_follows_the_grad_mode(name):
     source = _source(name)
     assert isinstance(source, RewardSource) and isinstance(source.key, str) and source.key
     ctx = _context()
-    ctx.traj.states.deter.requires_grad_(True)
-    r = source(ctx)
+    with torch.no_grad():  # what a REINFORCE level asks for
+        r = source(ctx)
     assert r.shape == (H, N) and torch.isfinite(r).all() and not r.requires_grad
     assert r.std() > 0  # depends on the state, not a constant
+    # with gradients on and a trajectory that keeps the dynamics' graph (actor_grad =
+    # dynamics), the reward is differentiable in that trajectory
+    ctx.traj.states.deter.requires_grad_(True)
+    ctx.traj.pred["reward"].requires_grad_(True)
+    graph = source(ctx)
+    assert graph.requires_grad
+    torch.testing.assert_close(graph.detach(), r)
 
 
 @pytest.mark.parametrize("name", SOURCES)

@@ -136,3 +136,32 @@ def test_higher_levels_keep_categorical_codes_and_reinforce_under_a_continuous_e
     grads = [type(lvl.actor_critic.actor_grad) for lvl in trainer.agent.levels]
     assert grads == [Dynamics, Reinforce, Reinforce]  # envs/pendulum.gin scopes it to level 0
     assert trainer.agent.replays[0].continuous and not trainer.agent.replays[1].continuous
+
+
+@pytest.mark.parametrize("grad", ["dynamics", "reinforce"])
+def test_a_levels_rewards_carry_the_graph_only_through_the_dynamics(grad):
+    """The level computes its reward sources in the grad mode its actor needs: under the
+    dynamics gradient every source's reward is differentiable in the actor's actions."""
+    from hieros_lab import config
+    from hieros_lab.hierarchy.agent import to_torch
+    from hieros_lab.trainer.loop import Trainer
+
+    config.parse(["debug.gin", "envs/pendulum.gin", "hierarchy/levels_2.gin"],
+                 ["Trainer.tracker = @null", "Agent.k = 2",
+                  f"level0/ActorCritic.actor_grad = @{grad}"])
+    trainer = Trainer()
+    trainer.build()
+    agent = trainer.agent
+    while not all(len(r) >= agent.batch_size for r in agent.replays):
+        trainer.drivers[0].step(agent.step)
+    level = agent.levels[0]  # the continuous level, with a parent: extrinsic and subgoal rewards
+    batch = to_torch(agent.replays[0].sample(agent.batch_size), agent.device)
+    post, prior, _ = level.world_model.train_step(batch)
+    start = level.world_model.start_states(post, prior)
+    code = batch["goal"].flatten(0, 1).float()
+    goal = level.autoencoder.decode(code).detach()
+    traj = level.actor_critic.imagine(level.world_model, start, level.condition(code, goal))
+    rewards = level.rewards(traj, goal)
+    assert set(rewards) == {"extrinsic", "subgoal"}
+    for key, reward in rewards.items():
+        assert reward.requires_grad == (grad == "dynamics"), key
