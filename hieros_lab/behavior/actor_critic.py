@@ -14,9 +14,8 @@ The level drives one behaviour update in two calls, with its own reward computat
    ``normalize_advantages=False`` gives the authors' raw R − v, spec §9 B3), the heads'
    advantages combined by the level's ``mix`` (spec §4.4, §5.6). ``center_advantages=True``
    (off by default: not in the spec) subtracts the mixed advantage's weighted batch mean.
-   With ``actor_grad = dynamics`` (:mod:`hieros_lab.behavior.actor_grad`; continuous control)
-   the rollout instead keeps the world model's graph with reparameterised actions, and the
-   actor maximises that same normalised advantage through rewards, values and dynamics.
+   With ``actor_grad = dynamics`` (:mod:`hieros_lab.behavior.actor_grad`) the rollout keeps
+   the model's graph and the actor maximises that advantage through the dynamics.
 
 Heads. By default there is one critic, ``"extrinsic"``, and this is the single-level DreamerV3
 learner. A level passes the heads of its reward mixer (``heads=mixer.heads()``); each head has
@@ -266,9 +265,8 @@ class ActorCritic(nn.Module):
                 returns[head], values[head], head_metrics = self._critic_update(
                     head, inputs, rewards[head], discount, weight)
                 metrics.update(head_metrics)
-        graph_returns = None
-        if graph_rewards is not None:  # the same returns, differentiable through the dynamics
-            graph_returns = self._graph_returns(traj, graph_rewards, condition, discount)
+        graph_returns = (None if graph_rewards is None else  # differentiable through dynamics
+                         self._graph_returns(traj, graph_rewards, condition, discount))
         metrics.update(self._actor_update(traj, returns, values, weight, mix, graph_returns))
         return metrics
 
@@ -352,8 +350,7 @@ class ActorCritic(nn.Module):
                       values: dict[str, torch.Tensor], weight: torch.Tensor,
                       mix: MixFn | None,
                       graph_returns: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
-        """The actor step on the mixed advantage: ``actor_grad``'s objective (REINFORCE, spec
-        §4.5, or the return through the dynamics) with the entropy bonus."""
+        """The actor step: ``actor_grad``'s objective on the mixed advantage, entropy bonus."""
         advantages, metrics = self._advantages(returns, values, graph_returns)
         advantage = mix(advantages) if mix is not None else advantages[self.heads[0]]
         if self.center_advantages:
