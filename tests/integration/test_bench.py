@@ -59,3 +59,16 @@ def test_task_cost_times_the_higher_levels_too():
     cost = task_cost(["debug.gin", "hierarchy/levels_2.gin"], ["Agent.batch_size = 2"],
                      updates=4, steps=5)  # K = 4: level 1 trains once in 4 calls
     assert cost["levels_trained"] == 2
+
+
+def test_phase_times_split_every_levels_training_call():
+    from hieros_lab.bench.phases import phase_times
+
+    out = phase_times(["debug.gin", "hierarchy/levels_2.gin"], ["Agent.batch_size = 2"], calls=4)
+    for level in (0, 1):
+        parts = [out[f"level{level}/{p}_ms"] for p in
+                 ("world_model", "imagine", "rewards", "actor_critic", "autoencoder")]
+        assert all(p > 0 for p in parts)
+        # the phases are parts of the level's step, which is part of the call
+        assert sum(parts) <= out[f"level{level}/total_ms"] + 1e-6
+    assert out["level0/total_ms"] + out["level1/total_ms"] <= out["call_ms"] + 1e-6
