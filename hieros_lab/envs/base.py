@@ -50,6 +50,13 @@ def is_image_space(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
 
 
+#: Key of the ``info`` dict in which an env reports, on an episode's last step, what it measured
+#: over the episode beyond the return (Crafter: one 0/1 per achievement unlocked): flat
+#: ``{name: float}``, logged as ``episode/<name>`` and averaged over evaluation episodes; an
+#: env may also define ``summarize(means) -> {name: float}`` for what derives from those means.
+EPISODE_METRICS = "episode_metrics"
+
+
 def is_continuous(space: gym.Space) -> bool:
     """True for a ``Box`` action space (continuous control), False for ``Discrete``."""
     return isinstance(space, gym.spaces.Box)

@@ -25,9 +25,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hieros_lab.envs.base import check_env
+from hieros_lab.envs.base import EPISODE_METRICS, check_env
 from hieros_lab.registry import register
-from hieros_lab.trainer.driver import EPISODE_METRICS
 
 
 def crafter_score(success_rates: list[float] | np.ndarray) -> float:

@@ -14,21 +14,17 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
+from hieros_lab.envs.base import EPISODE_METRICS
 from hieros_lab.replay.step import Step
 
 #: What ``env.step`` takes: an index (``Discrete``) or a float32 vector (``Box``).
 EnvAction = int | np.ndarray
 
 
-#: Key of the ``info`` dict in which an env reports, on an episode's last step, what it measured
-#: over the episode beyond the return (Crafter: one 0/1 per achievement unlocked): flat
-#: ``{name: float}``, logged as ``episode/<name>`` and averaged over evaluation episodes.
-EPISODE_METRICS = "episode_metrics"
-
-
 @dataclass
 class Episode:
-    """Summary of a finished episode; ``metrics``: the env's :data:`EPISODE_METRICS`."""
+    """Summary of a finished episode; ``metrics``: the env's ``info[EPISODE_METRICS]``
+    (:data:`hieros_lab.envs.base.EPISODE_METRICS`)."""
 
     score: float
     length: int

@@ -159,11 +159,19 @@ PRESETS = sorted(str(p.relative_to(GIN)) for p in (GIN / "presets").glob("*.gin"
 FAST = ("Trainer.steps = 19", "Trainer.tracker = @null", "Trainer.train_ratio = 64.0",
         "Trainer.eval_every = 0", "Trainer.eval_episodes = 1", "Trainer.checkpoint_every = 0",
         "Trainer.device = 'cpu'")
-#: Presets for continuous control keep their own env (the fake env's actions are discrete, and a
-#: bounded-normal actor on it stops the build); DMC from proprioception is fast enough.
-OWN_ENV = {"presets/dreamer_dmc.gin"}
+
+
+def _continuous(preset: str) -> bool:
+    """A continuous-control preset keeps its own env (the fake env's actions are discrete, and a
+    bounded-normal actor on it stops the build); DMC from proprioception is fast enough."""
+    config.parse([preset], finalize=False)
+    policy = str(config.query("ActorCritic.policy"))
+    gin.clear_config()
+    return "bounded_normal" in policy
+
+
 RUNS = [("debug.gin",)] + [
-    (p, "scale/tiny.gin") if p in OWN_ENV else (p, "scale/tiny.gin", "envs/fake.gin")
+    (p, "scale/tiny.gin") if _continuous(p) else (p, "scale/tiny.gin", "envs/fake.gin")
     for p in PRESETS] + [
     ("presets/hieros.gin", "hierarchy/levels_1.gin", "scale/tiny.gin", "envs/fake.gin")]
 

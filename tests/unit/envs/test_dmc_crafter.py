@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hieros_lab.envs.base import carries_exactly, check_env
+from hieros_lab.envs.base import EPISODE_METRICS, carries_exactly, check_env
 from hieros_lab.envs.crafter_env import crafter_env, crafter_score
 from hieros_lab.envs.dmc import TASKS, dmc, resolve_task
-from hieros_lab.trainer.driver import EPISODE_METRICS
 
 
 def _returns(env, steps: int, seed: int = 0) -> tuple[np.ndarray, list[float], bool]:
