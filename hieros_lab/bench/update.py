@@ -25,7 +25,7 @@ import torch
 from hieros_lab import config
 from hieros_lab.behavior.imagination import imagine
 from hieros_lab.bench.measure import count_flops, median_time, peak_gpu_mem_gib, peak_rss_gib
-from hieros_lab.nn import compiled
+from hieros_lab.nn import allocator, compiled
 from hieros_lab.nn import precision as prec
 
 NUM_ACTIONS = 18  # full Atari action set: the largest level-0 action space
@@ -116,7 +116,12 @@ def main() -> None:
     parser.add_argument("--binding", action="append", default=[], help="extra gin binding")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--compile", choices=compiled.MODES, default="off")
+    parser.add_argument("--no_retain_memory", action="store_true",
+                        help="leave malloc as it is (a training run retains freed memory: "
+                             "Trainer.retain_freed_memory, hieros_lab/nn/allocator.py)")
     args = parser.parse_args()
+    if not args.no_retain_memory:
+        allocator.retain_freed_memory()
     result = measure(args.sequence, args.batch, args.length, args.size, args.repeats, args.preset,
                      args.device, tuple(args.binding), args.precision, args.compile)
     sys.stdout.write(json.dumps(result) + "\n")  # the parent bench reads this line

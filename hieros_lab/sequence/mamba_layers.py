@@ -9,9 +9,11 @@ Per channel c of the ``inner = expand * H`` channels and state index n of ``N``:
   and the conv's window of earlier inputs, as zero (exact, as for S5);
 * y_t = C_t · h_t + D u_t, gated by SiLU(z_t), then Linear back to H.
 
-Training runs :func:`selective_scan` (log-depth Hillis-Steele over T with the time-varying
-multiplier ā_t); acting and imagination run :meth:`MambaLayer.step`. :func:`sequential_scan`
-is the step-by-step reference and :func:`scan_max_abs_err` their difference, for the bench.
+Training runs :func:`~hieros_lab.sequence.linear_scan.linear_scan` over T with the time-varying
+multiplier ā_t (``scan``: the log-depth associative scan, or its in-place sequential form; both
+with a hand-written backward); acting and imagination run :meth:`MambaLayer.step`.
+:func:`sequential_scan` is the autograd reference and :func:`scan_max_abs_err` the difference of
+the parallel and step forms, for the bench.
 
 Memory of one layer, ``[..., inner, N + K - 1]``: the state h ``[..., inner, N]`` followed by the
 conv window's last K - 1 inputs ``[..., inner, K - 1]`` (oldest first).
@@ -27,34 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hieros_lab.sequence import linear_scan
 from hieros_lab.sequence.block_stack import parallel_vs_steps_max_abs_err
-
-
-def selective_scan(a: torch.Tensor, b: torch.Tensor, reset: torch.Tensor,
-                   h0: torch.Tensor | None = None) -> torch.Tensor:
-    """All states of ``h_t = a_t (1 - r_t) h_{t-1} + b_t`` in log2(T) levels.
-
-    ``a``, ``b``: ``[B, T, ...]``; ``reset``: ``[B, T]`` bool; ``h0``: ``[B, ...]`` (None = 0).
-    Returns ``[B, T, ...]``. Each level composes windows of length 2d from two of length d:
-    h_t += a_t h_{t-d}, a_t *= a_{t-d} (a_t is then the product over its window).
-    """
-    keep = (~reset).to(a.dtype).reshape(*reset.shape, *[1] * (a.dim() - 2))
-    a = a * keep
-    x = b
-    if h0 is not None:
-        x = torch.cat([x[:, :1] + a[:, :1] * h0.unsqueeze(1), x[:, 1:]], 1)
-    steps, d = x.shape[1], 1
-    while d < steps:
-        x = torch.cat([x[:, :d], x[:, d:] + a[:, d:] * x[:, :-d]], 1)
-        if 2 * d < steps:
-            a = torch.cat([a[:, :d], a[:, d:] * a[:, :-d]], 1)
-        d *= 2
-    return x
 
 
 def sequential_scan(a: torch.Tensor, b: torch.Tensor, reset: torch.Tensor,
                     h0: torch.Tensor | None = None) -> torch.Tensor:
-    """Reference loop over T for :func:`selective_scan` (same arguments and result)."""
+    """Reference loop over T for :func:`~hieros_lab.sequence.linear_scan.linear_scan` (same
+    arguments and result), differentiated by autograd."""
     h = torch.zeros_like(b[:, 0]) if h0 is None else h0
     out = []
     for t in range(b.shape[1]):
@@ -68,14 +50,16 @@ class MambaLayer(nn.Module):
     """One selective SSM mixer (see the module doc). ``forward(x [B, T, H], reset [B, T],
     memory [B, inner, N + K - 1]) -> (y [B, T, H], memory [B, T, inner, N + K - 1])``;
     ``step(x [N, H], memory [N, inner, N + K - 1]) -> (y [N, H], memory)``, the caller zeroing
-    the memory at a reset."""
+    the memory at a reset. ``scan``: the training scan (a ``linear_scan.ALGORITHMS`` name)."""
 
     def __init__(self, dim: int, state_dim: int = 16, expand: int = 2, conv: int = 4,
-                 dt_rank: int = 0, dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
+                 dt_rank: int = 0, dt_min: float = 1e-3, dt_max: float = 1e-1,
+                 scan: str = "auto") -> None:
         super().__init__()
         if conv < 1 or state_dim < 1 or expand < 1:
             raise ValueError(f"mamba needs conv, state_dim and expand >= 1, got {conv}, "
                              f"{state_dim}, {expand}")
+        self.scan = linear_scan.check(scan)
         inner = expand * dim
         rank = dt_rank or max(1, math.ceil(dim / 16))  # Mamba's default: ceil(H / 16)
         self.dim, self.inner, self.state_dim = dim, inner, state_dim
@@ -110,7 +94,8 @@ class MambaLayer(nn.Module):
 
     def _output(self, h: torch.Tensor, c: torch.Tensor, u: torch.Tensor, z: torch.Tensor
                 ) -> torch.Tensor:
-        y = (h * c.unsqueeze(-2)).sum(-1) + self.d * u
+        # C_t · h_t as a batched matrix-vector product: no [..., inner, N] product in memory
+        y = (h @ c.unsqueeze(-1)).squeeze(-1) + self.d * u
         return self.out_proj(y * F.silu(z))
 
     def forward(self, x: torch.Tensor, reset: torch.Tensor, memory: torch.Tensor
@@ -129,18 +114,28 @@ class MambaLayer(nn.Module):
         conv = sum(self.conv_weight[:, k - 1 - j] * inputs[j] for j in range(k)) + self.conv_bias
         uc = F.silu(conv)
         a, bx, c = self._ssm_inputs(uc)
-        h = selective_scan(a, bx, reset, h0)                             # [B, T, inner, N]
+        h = linear_scan.linear_scan(a, bx, reset, h0, self.scan)          # [B, T, inner, N]
         window = (torch.stack([inputs[j] for j in range(k - 2, -1, -1)], -1) if k > 1
                   else u.new_zeros(b, t, self.inner, 0))                 # [B, T, inner, K-1]
         return self._output(h, c, uc, z), torch.cat([h, window], -1)
 
     def step(self, x: torch.Tensor, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.state_dim
         u, z = self.in_proj(x).chunk(2, -1)                              # [N, inner]
-        h, window = memory[..., :self.state_dim], memory[..., self.state_dim:]
+        h, window = memory[..., :n], memory[..., n:]
         window = torch.cat([window, u.unsqueeze(-1)], -1)                # [N, inner, K]
         uc = F.silu((window * self.conv_weight).sum(-1) + self.conv_bias)
-        a, bx, c = self._ssm_inputs(uc)
-        h = a * h + bx
+        dt_raw, b_in, c = self.x_proj(uc).split([self.rank, n, n], -1)
+        dt = F.softplus(self.dt_proj(dt_raw))                            # [N, inner]
+        decay = dt.unsqueeze(-1) * -torch.exp(self.a_log)                # [N, inner, N]
+        if torch.is_grad_enabled():  # imagination through the dynamics: the autograd form
+            h = decay.exp() * h + (dt * uc).unsqueeze(-1) * b_in.unsqueeze(-2)
+        else:
+            # h_t = exp(Δ A) h_{t-1} + (Δ u) B in place in one contiguous tensor: at 1,024
+            # imagination starts each [N, inner, N] pass is 32 MB and this step is bound by
+            # memory traffic (3 passes here against 6 in the autograd form; contiguous, exp is
+            # vectorised).
+            h = decay.exp_().mul_(h).addcmul_((dt * uc).unsqueeze(-1), b_in.unsqueeze(-2))
         return self._output(h, c, uc, z), torch.cat([h, window[..., 1:]], -1)
 
 
@@ -148,10 +143,11 @@ class MambaBlock(nn.Module):
     """Pre-LayerNorm residual mixer, then a pre-LayerNorm residual MLP (``ff_layers`` x
     [Linear -> LN -> SiLU]; 0: none): ``x + Mixer(LN(x))``, then ``x + FF(LN(x))``."""
 
-    def __init__(self, dim: int, state_dim: int, expand: int, conv: int, ff_layers: int) -> None:
+    def __init__(self, dim: int, state_dim: int, expand: int, conv: int, ff_layers: int,
+                 scan: str = "auto") -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
-        self.mixer = MambaLayer(dim, state_dim, expand, conv)
+        self.mixer = MambaLayer(dim, state_dim, expand, conv, scan=scan)
         ff: list[nn.Module] = []
         for _ in range(ff_layers):
             ff += [nn.Linear(dim, dim, bias=False), nn.LayerNorm(dim), nn.SiLU()]
@@ -177,9 +173,9 @@ class MambaBlock(nn.Module):
 
 
 def scan_max_abs_err(seed: int = 0, batch: int = 4, length: int = 64, dim: int = 256,
-                     state_dim: int = 16) -> float:
+                     state_dim: int = 16, scan: str = "auto") -> float:
     """Max |parallel - step-mode| over a fresh float32 :class:`MambaLayer`'s outputs and memory,
     random inputs and Bernoulli(0.1) resets (index 0 always one); global RNG untouched."""
     inner = 2 * dim  # expand 2, the layer's default
-    return parallel_vs_steps_max_abs_err(lambda: MambaLayer(dim, state_dim),
+    return parallel_vs_steps_max_abs_err(lambda: MambaLayer(dim, state_dim, scan=scan),
                                          (inner, state_dim + 4 - 1), dim, seed, batch, length)

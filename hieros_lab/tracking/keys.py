@@ -63,6 +63,7 @@ HOST_CPU_CAPABILITY = "host.cpu_capability"  # torch's kernel choice: AVX2, AVX5
 HOST_TORCH = "host.torch"
 HOST_CORES = "host.cores"
 HOST_THREADS = "host.threads"
+HOST_MALLOC_RETAINED = "host.malloc_retained"  # freed memory kept in the process (nn/allocator)
 ABLATION = "ablation"
 ARM = "arm"
 GAME = "game"

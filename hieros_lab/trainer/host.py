@@ -32,8 +32,11 @@ def host_tags() -> dict[str, str]:
     """Tags naming the machine and build a run's numbers come from."""
     import torch
 
+    from hieros_lab.nn import allocator
+
     return {keys.HOST_CPU: cpu_model(),
             keys.HOST_CPU_CAPABILITY: str(torch.backends.cpu.get_cpu_capability()),
             keys.HOST_TORCH: torch.__version__,
             keys.HOST_CORES: str(os.cpu_count() or 0),
-            keys.HOST_THREADS: str(torch.get_num_threads())}
+            keys.HOST_THREADS: str(torch.get_num_threads()),
+            keys.HOST_MALLOC_RETAINED: str(allocator.retained())}

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from hieros_lab import registry
 from hieros_lab.envs.base import EnvFactory, action_width, check_env, is_continuous
 from hieros_lab.hierarchy.agent import Agent
-from hieros_lab.nn import compiled
+from hieros_lab.nn import allocator, compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
@@ -98,6 +98,10 @@ class Trainer:
             call per level serves them all. ``steps`` counts the env steps of all of them, and
             exactly that many are executed (the last round steps only the envs still in budget).
             1: the single-env trainer, bit for bit.
+        retain_freed_memory: keep freed memory in the process instead of returning large
+            blocks to the OS (:mod:`hieros_lab.nn.allocator`: fewer page faults at paper sizes,
+            same numbers; the peak RSS is held until the process exits). Applied at
+            :meth:`build`; glibc only (elsewhere a no-op, recorded as such).
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
@@ -105,7 +109,8 @@ class Trainer:
                  train_ratio: float = 1024.0, log_every: int = 1000, eval_every: int = 0,
                  eval_episodes: int = 10, checkpoint_every: int = 10_000, seed: int = 0,
                  device: str = "auto", sampled_eval_episodes: int = 0,
-                 precision: str = "auto", compile: str = "off", num_envs: int = 1) -> None:
+                 precision: str = "auto", compile: str = "off", num_envs: int = 1,
+                 retain_freed_memory: bool = True) -> None:
         for name, value in (("steps", steps), ("eval_episodes", eval_episodes),
                             ("num_envs", num_envs)):
             if value < 1:
@@ -124,6 +129,7 @@ class Trainer:
         self.device = resolve_device(device)
         self.precision = prec.resolve(precision, self.device)
         self.compile = compiled.check(compile)
+        self.retain_freed_memory = retain_freed_memory
         self.agent: Agent | None = None
 
     @property
@@ -140,6 +146,8 @@ class Trainer:
 
     def build(self) -> None:
         """Seed everything, make the envs and the agent (raises before any training)."""
+        if self.retain_freed_memory:
+            allocator.retain_freed_memory()
         torch.manual_seed(self.seed)
         random.seed(self.seed)
         np.random.seed(self.seed % 2**32)

@@ -7,12 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hieros_lab.sequence.mamba_layers import (
-    MambaLayer,
-    scan_max_abs_err,
-    selective_scan,
-    sequential_scan,
-)
+from hieros_lab.sequence.linear_scan import linear_scan
+from hieros_lab.sequence.mamba_layers import MambaLayer, scan_max_abs_err, sequential_scan
 
 B, T, H = 3, 23, 12
 
@@ -33,10 +29,13 @@ def test_the_scan_equals_the_recurrence_with_random_resets():
     reset = torch.rand(B, T, generator=g) < 0.2
     h0 = torch.randn(B, 4, 3, generator=g)
     for start in (None, h0):
-        torch.testing.assert_close(selective_scan(a, b, reset, start),
-                                   sequential_scan(a, b, reset, start), rtol=1e-5, atol=1e-5)
+        for algorithm in ("parallel", "sequential"):
+            torch.testing.assert_close(linear_scan(a, b, reset, start, algorithm),
+                                       sequential_scan(a, b, reset, start), rtol=1e-5,
+                                       atol=1e-5)
     # issue 11's target, at the paper's width (H 256, N 16) in float32
     assert scan_max_abs_err() <= 1e-4
+    assert scan_max_abs_err(scan="sequential") <= 1e-4
 
 
 @pytest.mark.parametrize("conv", [1, 2, 4])
