@@ -13,7 +13,7 @@ import fnmatch
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,13 +306,26 @@ def run_sweep(path: str | Path, options: SweepOptions,
             return _execute(sweep, options, stop)
 
 
+def child_threads(parallel: int, environ: Mapping[str, str], cores: int) -> tuple[str, str]:
+    """``(OMP_NUM_THREADS for each local child, why)``: the environment's value when set, else
+    the cores shared among ``parallel`` children. N children with all cores' worth of OpenMP
+    threads each spin-wait on each other (measured here: 2 children x 2 threads on 2 cores ran
+    ~10x slower; session 19: two sweeps at ``--parallel 1`` side by side, 2 threads each, ran
+    4-10x slower), so the header names the value: set it to 1 when other work shares the cores."""
+    if "OMP_NUM_THREADS" in environ:
+        return environ["OMP_NUM_THREADS"], "from the environment"
+    return str(max(1, cores // parallel)), f"{cores} cores / --parallel {parallel}"
+
+
 def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
     parent = sweep.open_parent()  # a signal from here on is taken between polls
     env = {**os.environ, "MLFLOW_TRACKING_URI": sweep.tracker.tracking_uri}
-    if options.ray_address is None and "OMP_NUM_THREADS" not in os.environ:
-        # Share the cores: N children with all cores' worth of OpenMP threads each spin-wait
-        # on each other (measured here: 2 children x 2 threads on 2 cores ran ~10x slower).
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // options.parallel))
+    threads = ""
+    if options.ray_address is None:
+        env["OMP_NUM_THREADS"], why = child_threads(options.parallel, os.environ,
+                                                    os.cpu_count() or 1)
+        threads = (f"; {options.parallel} at a time, OMP_NUM_THREADS={env['OMP_NUM_THREADS']} "
+                   f"each ({why})")
     status = "KILLED"
     try:
         stop.check()
@@ -320,7 +333,7 @@ def _execute(sweep: Sweep, options: SweepOptions, stop: StopRequest) -> int:
         sweep.save_state()
         skipped = len(sweep.statuses) - len(jobs)
         sweep.say(f"sweep {sweep.exp.run_name}: {len(jobs)} to run, {skipped} already "
-                  f"finished; parent run {parent}; MLflow: {sweep.tracker.ui_link()}")
+                  f"finished{threads}; parent run {parent}; MLflow: {sweep.tracker.ui_link()}")
         if options.ray_address is not None:
             from hieros_lab.sweep.ray_runner import run_ray
 

@@ -96,3 +96,12 @@ def test_a_child_started_again_resumes_its_run_and_a_node_without_the_sweep_dir_
     assert job.command_now() == ("python", "resume")
     with pytest.raises(ray_runner.SharedStorageError, match="shared by every Ray node"):
         ray_runner._run_child(job, str(tmp_path / "elsewhere" / "sweep.json"), {}, 1.0)
+
+
+def test_children_share_the_cores_unless_the_environment_says_otherwise():
+    from hieros_lab.sweep.sweep import child_threads
+
+    assert child_threads(2, {}, 2) == ("1", "2 cores / --parallel 2")
+    assert child_threads(1, {}, 2) == ("2", "2 cores / --parallel 1")
+    assert child_threads(4, {}, 2) == ("1", "2 cores / --parallel 4")
+    assert child_threads(1, {"OMP_NUM_THREADS": "1"}, 2) == ("1", "from the environment")
