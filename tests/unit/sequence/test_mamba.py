@@ -80,3 +80,16 @@ def test_a_split_sequence_continues_from_its_memory():
         first, memory = layer(x[:, :11], reset[:, :11], _memory(layer))
         second, _ = layer(x[:, 11:], reset[:, 11:], memory[:, -1])
     torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=1e-4, atol=1e-5)
+
+
+def test_the_in_place_step_equals_the_autograd_step():
+    """Imagination without a graph forms the state in place; through the dynamics (a graph) it
+    runs the autograd form: both give the same output and memory."""
+    layer = _layer()
+    x, memory = torch.randn(B, H), _memory(layer, 1.0)
+    with torch.no_grad():
+        y_fast, m_fast = layer.step(x, memory)
+    y_grad, m_grad = layer.step(x.requires_grad_(), memory)
+    assert y_grad.requires_grad and m_grad.requires_grad
+    torch.testing.assert_close(y_fast, y_grad.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(m_fast, m_grad.detach(), rtol=1e-5, atol=1e-6)
