@@ -25,9 +25,9 @@ backward):
 
 They agree to float rounding (the summation order differs). ``auto`` (the default of
 ``mamba.scan``) takes ``sequential`` on a CPU and ``parallel`` elsewhere. Measured at paper size
-(session 19, AVX512, one thread, one training run beside; ``python -m hieros_lab.bench.update
---sequence mamba --binding "mamba.scan='...'"``): world-model step 3.3 s sequential against 4.2 s
-parallel. Shapes: B batch, T time, ``...`` any trailing dims.
+(session 19, AVX512, one thread, nothing else running; ``python -m hieros_lab.bench.update
+--sequence mamba --binding "mamba.scan='...'"``): world-model step 3.72 s sequential against
+4.51 s parallel. Shapes: B batch, T time, ``...`` any trailing dims.
 """
 
 from __future__ import annotations
