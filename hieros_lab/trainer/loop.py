@@ -98,10 +98,9 @@ class Trainer:
             call per level serves them all. ``steps`` counts the env steps of all of them, and
             exactly that many are executed (the last round steps only the envs still in budget).
             1: the single-env trainer, bit for bit.
-        retain_freed_memory: keep freed memory in the process instead of returning large
-            blocks to the OS (:mod:`hieros_lab.nn.allocator`: fewer page faults at paper sizes,
-            same numbers; the peak RSS is held until the process exits). Applied at
-            :meth:`build`; glibc only (elsewhere a no-op, recorded as such).
+        retain_freed_memory: keep freed memory in the process (:mod:`hieros_lab.nn.allocator`:
+            fewer page faults at paper sizes, same numbers, the peak RSS held until exit).
+            Applied at :meth:`build`; glibc only (elsewhere a no-op, recorded as such).
     """
 
     def __init__(self, env: EnvFactory, tracker: Callable[..., Tracker],
