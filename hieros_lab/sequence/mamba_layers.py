@@ -84,11 +84,15 @@ class MambaLayer(nn.Module):
         """N + K - 1: the state and the conv window's earlier inputs, per channel."""
         return self.state_dim + self.conv - 1
 
+    def _selection(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Conv output ``u [..., inner]`` -> (Δ ``[..., inner]``, B, C ``[..., N]``)."""
+        dt_raw, b_in, c = self.x_proj(u).split([self.rank, self.state_dim, self.state_dim], -1)
+        return F.softplus(self.dt_proj(dt_raw)), b_in, c
+
     def _ssm_inputs(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Conv output ``u [..., inner]`` -> (ā ``[..., inner, N]``, b ``[..., inner, N]``,
         C ``[..., N]``)."""
-        dt_raw, b_in, c = self.x_proj(u).split([self.rank, self.state_dim, self.state_dim], -1)
-        dt = F.softplus(self.dt_proj(dt_raw))                            # [..., inner]
+        dt, b_in, c = self._selection(u)
         a = torch.exp(dt.unsqueeze(-1) * -torch.exp(self.a_log))        # [..., inner, N]
         return a, (dt * u).unsqueeze(-1) * b_in.unsqueeze(-2), c
 
@@ -125,8 +129,7 @@ class MambaLayer(nn.Module):
         h, window = memory[..., :n], memory[..., n:]
         window = torch.cat([window, u.unsqueeze(-1)], -1)                # [N, inner, K]
         uc = F.silu((window * self.conv_weight).sum(-1) + self.conv_bias)
-        dt_raw, b_in, c = self.x_proj(uc).split([self.rank, n, n], -1)
-        dt = F.softplus(self.dt_proj(dt_raw))                            # [N, inner]
+        dt, b_in, c = self._selection(uc)                                # Δ [N, inner]
         decay = dt.unsqueeze(-1) * -torch.exp(self.a_log)                # [N, inner, N]
         if torch.is_grad_enabled():  # imagination through the dynamics: the autograd form
             h = decay.exp() * h + (dt * uc).unsqueeze(-1) * b_in.unsqueeze(-2)
