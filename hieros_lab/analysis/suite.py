@@ -62,6 +62,8 @@ class RunRow:
     #: resumes on a fresh env (keys.RESUME_INEXACT): > 0, the run is not its seed's straight run
     inexact_resumes: int = 0
     metrics: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
+    #: the registered component of each kind the run built (its ``component.<kind>`` tags)
+    components: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -84,6 +86,13 @@ class ArmResult:
     def signals(self) -> dict[str, float]:
         """Mean learning signals over the arm's runs (:func:`signals.signals`)."""
         return signals.signals([r.metrics for r in self.rows])
+
+    @property
+    def components(self) -> dict[str, str]:
+        """``{kind: registered name}`` its runs built (``"a, b"`` where runs differ)."""
+        kinds = sorted({k for r in self.rows for k in r.components})
+        return {k: ", ".join(sorted({r.components.get(k, "?") for r in self.rows}))
+                for k in kinds}
 
 
 @dataclass
@@ -117,7 +126,8 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
                   rec.tags.get(keys.GIT_SHA, "?"), rec.first_id,
                   rec.tags.get(keys.HOST_CPU_CAPABILITY, "?"),
-                  int(rec.tags.get(keys.RESUME_INEXACT, 0)), dict(rec.metrics))
+                  int(rec.tags.get(keys.RESUME_INEXACT, 0)), dict(rec.metrics),
+                  keys.components_of(rec.tags))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:

@@ -179,8 +179,7 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
             if arm is base or arm.levels in ("1", "?"):
                 continue
             sentence = verdict(arm, base)
-            tally["better" if " beats " in sentence else "worse" if " is worse " in sentence
-                  else "none" if "no detectable" in sentence else "missing"] += 1
+            tally[_tally(sentence)] += 1
             lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}")
     if not lines:
         return out + ["No hierarchical arm has finished runs next to a baseline arm yet.", ""]
@@ -193,6 +192,54 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
     if tally["better"] == 0 and compared:
         out += ["**At this scale the runs give no evidence that hierarchy helps.**", ""]
     return out
+
+
+#: Component kinds that name the run's plumbing, not the agent (never a difference to report).
+_NOT_AGENT = ("env", "tracker")
+
+
+def _tally(sentence: str) -> str:
+    """``better`` / ``worse`` / ``none`` / ``missing`` for a :func:`verdict` sentence."""
+    return ("better" if " beats " in sentence else "worse" if " is worse " in sentence
+            else "none" if "no detectable" in sentence else "missing")
+
+
+def _sequence_models(results: Sequence[TaskResult]) -> list[str]:
+    """Which sequence model: every arm whose runs built another sequence model than its file's
+    baseline at the same level count, compared with it (:func:`verdict`), with every other
+    component the two arms differ in named, so a comparison that is not clean says so. Nothing
+    when no file has such an arm."""
+    lines, tally = [], Counter()
+    for r in results:
+        base = r.baseline
+        if base is None or not base.rows:
+            continue
+        ours = base.components
+        for arm in r.arms:
+            theirs = arm.components
+            if (arm is base or not arm.rows or arm.levels != base.levels
+                    or theirs.get("sequence", "?") == ours.get("sequence", "?")):
+                continue
+            sentence = verdict(arm, base)
+            tally[_tally(sentence)] += 1
+            also = [f"{k} `{theirs.get(k, '?')}` vs `{ours.get(k, '?')}`"
+                    for k in sorted(set(ours) | set(theirs))
+                    if k not in ("sequence", *_NOT_AGENT) and theirs.get(k) != ours.get(k)]
+            lines.append(f"- **{r.task}** (`{r.exp.name}`; {theirs.get('sequence', '?')} vs "
+                         f"{ours.get('sequence', '?')}, {base.levels} level"
+                         f"{'s' if base.levels != '1' else ''}): {sentence}"
+                         + (f" The two arms also differ in: {'; '.join(also)}." if also else ""))
+    if not lines:
+        return []
+    compared = tally["better"] + tally["worse"] + tally["none"]
+    return ["## Sequence models: which is best?", "",
+            "Probability of improvement of each arm whose world model uses another sequence "
+            "model than its file's baseline arm, at the same number of levels, from final "
+            f"scores; 95 % bootstrap interval. Over {compared} comparisons: the other sequence "
+            f"model was better in {tally['better']}, worse in {tally['worse']}, and not "
+            f"distinguishable in {tally['none']}. Where the arms differ in more than the "
+            "sequence model (their runs' `component.*` tags), the line names how.", "",
+            *lines, ""]
 
 
 def _sampled_section(r: TaskResult) -> list[str]:
@@ -322,6 +369,7 @@ def render(results: Sequence[TaskResult], files: Sequence[Path], figures: Mappin
            "CPU capability ('?': recorded before runs logged it).", ""]
     out += _summary(results)
     out += _hierarchy(results)
+    out += _sequence_models(results)
     out += ["## Per task", ""]
     for r in results:
         out += _task_section(r, figures.get(r.exp.name) if r is _last_of(results, r) else None)

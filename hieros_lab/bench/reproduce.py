@@ -30,7 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: The files of docs/validation.md, in page order.
 SUITE = ("experiments/quickstart.toml", "experiments/validation_cartpole.toml",
-         "experiments/validation_minatar.toml", "experiments/validation_pinpad.toml")
+         "experiments/validation_minatar.toml", "experiments/validation_pinpad.toml",
+         "experiments/validation_dmc.toml", "experiments/ablation_sequence_models.toml",
+         "experiments/ablation_sequence_models_pinpad.toml")
 COMMITTED = ROOT / "docs" / "validation" / "scores.csv"
 
 

@@ -7,6 +7,8 @@ renamed metric is one edit and a typo is an ``AttributeError`` instead of an emp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # -- metrics: acting -----------------------------------------------------------------------------
 EPISODE_SCORE = "episode/score"
 EPISODE_LENGTH = "episode/length"
@@ -41,11 +43,20 @@ def level(i: int, group: str, name: str) -> str:
 
 
 # -- tags ----------------------------------------------------------------------------------------
+COMPONENT_PREFIX = "component."
+
+
 def component_tag(kind: str) -> str:
     """Tag holding the registered name of the injected component of ``kind``."""
     if not kind:
         raise ValueError("component kind must be non-empty")
-    return f"component.{kind}"
+    return f"{COMPONENT_PREFIX}{kind}"
+
+
+def components_of(tags: Mapping[str, str]) -> dict[str, str]:
+    """``{kind: registered name}`` from a run's tags (the inverse of :func:`component_tag`)."""
+    return {k.removeprefix(COMPONENT_PREFIX): v for k, v in tags.items()
+            if k.startswith(COMPONENT_PREFIX) and len(k) > len(COMPONENT_PREFIX)}
 
 
 HIERARCHY_LEVELS = "hierarchy.levels"

@@ -58,6 +58,7 @@ def _log_runs(client: MlflowClient, name: str) -> None:
             metrics.append(Metric(keys.EVAL_SAMPLED_SCORE, 30.0 + seed, ts, 200))
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123"),
+                RunTag(keys.component_tag("sequence"), "s5"),
                 *([RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")] if arm == "one" else []),
                 *([RunTag(keys.RESUME_INEXACT, "2")] if (arm, seed) == ("two", 1) else [])]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
@@ -229,3 +230,51 @@ def test_an_arm_run_on_fewer_seeds_is_complete_at_its_own(tmp_path, mlflow_uri):
     assert "Seeds: 0, 1, 2; `two`: 0, 1." in text
     assert "| `one` | 5 / 5 |" in text  # the summary row: 5 of the 5 runs the file asks for
     assert "Not run yet" not in text and "about" not in text.split("## Hierarchy")[0]
+
+
+def _arm(name: str, levels: str, poi: Interval | None = None, **components: str):
+    rows = [suite.RunRow("e", "t", name, s, 1.0, 10, levels, 60.0, "x", "r", "AVX2",
+                         components={"env": "cartpole", "tracker": "mlflow", **components})
+            for s in range(3)]
+    return suite.ArmResult(name, "", rows, Interval(1, 0, 2), True, poi=poi)
+
+
+def test_sequence_models_are_compared_with_the_baseline_and_other_differences_named():
+    from types import SimpleNamespace
+
+    base = _arm("s5_1level", "1", sequence="s5", sampler="etbs")
+    rssm = _arm("dreamer", "1", Interval(0.84, 0.52, 1.0), sequence="rssm", sampler="uniform")
+    mamba = _arm("mamba", "1", Interval(0.5, 0.2, 0.8), sequence="mamba", sampler="etbs")
+    deeper = _arm("hieros_3", "3", Interval(0.1, 0.0, 0.3), sequence="rssm", sampler="etbs")
+    same = _arm("s5_other", "1", Interval(0.9, 0.8, 1.0), sequence="s5", sampler="uniform")
+    result = suite.TaskResult(SimpleNamespace(name="val", baseline="s5_1level"), "pinpad",
+                              [base, rssm, mamba, deeper, same], {}, Interval(0, 0, 0))
+    text = "\n".join(suite_page._sequence_models([result]))
+    assert text.startswith("## Sequence models: which is best?")
+    assert ("- **pinpad** (`val`; rssm vs s5, 1 level): `dreamer` beats `s5_1level`: "
+            "P = 0.84 [0.52, 1.00], the interval is above 0.5. The two arms also differ in: "
+            "sampler `uniform` vs `etbs`.") in text
+    assert ("- **pinpad** (`val`; mamba vs s5, 1 level): `mamba` vs `s5_1level`: no detectable "
+            "difference at 3 seeds (P = 0.50 [0.20, 0.80] contains 0.5).\n") in text
+    # another level count is the hierarchy section's question; the same model is no comparison
+    assert "hieros_3" not in text and "s5_other" not in text
+    assert "better in 1, worse in 0, and not distinguishable in 1" in text
+    # env and tracker are plumbing, not a difference between agents
+    assert "cartpole" not in text and "mlflow" not in text
+
+
+def test_no_sequence_model_section_when_every_arm_uses_the_baselines(page):
+    text = page.read_text()  # both arms' runs built `s5` (and differ in levels)
+    assert "## Hierarchy" in text and "## Sequence models" not in text
+
+
+def test_rows_carry_the_components_their_runs_built():
+    from types import SimpleNamespace
+
+    rec = suite.runs.RunRecord("id", "one", "cart", "0", "FINISHED", 1.0, None, 0, 1000,
+                               tags={keys.component_tag("sequence"): "mamba", "arm": "one"})
+    exp = SimpleNamespace(name="val")
+    row = suite._row(exp, rec, 10)
+    assert row.components == {"sequence": "mamba"}
+    assert suite.ArmResult("one", "", [row, row], None, False).components == {
+        "sequence": "mamba"}
