@@ -168,6 +168,26 @@ def _excludes(arm) -> str:
     return "**yes**" if arm.above_random else "no"
 
 
+#: Component kinds that name the run's plumbing, not the agent (never a difference to report).
+_NOT_AGENT = ("env", "tracker")
+
+
+def _also(arm: ArmResult, base: ArmResult, skip: Sequence[str] = ()) -> str:
+    """`` The two arms also differ in: kind `a` vs `b`; ...`` over the components their runs
+    built (``component.*`` tags) other than ``skip`` and the plumbing; empty when none differ."""
+    ours, theirs = base.components, arm.components
+    also = [f"{k} `{theirs.get(k, '?')}` vs `{ours.get(k, '?')}`"
+            for k in sorted(set(ours) | set(theirs))
+            if k not in (*skip, *_NOT_AGENT) and theirs.get(k) != ours.get(k)]
+    return f" The two arms also differ in: {'; '.join(also)}." if also else ""
+
+
+def _tally(sentence: str) -> str:
+    """``better`` / ``worse`` / ``none`` / ``missing`` for a :func:`verdict` sentence."""
+    return ("better" if " beats " in sentence else "worse" if " is worse " in sentence
+            else "none" if "no detectable" in sentence else "missing")
+
+
 def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
     out = ["## Hierarchy: do more levels beat one?", ""]
     lines, tally = [], Counter()
@@ -180,28 +200,21 @@ def _hierarchy(results: Sequence[TaskResult]) -> list[str]:
                 continue
             sentence = verdict(arm, base)
             tally[_tally(sentence)] += 1
-            lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}")
+            lines.append(f"- **{r.task}** ({arm.levels} levels): {sentence}"
+                         + _also(arm, base))
     if not lines:
         return out + ["No hierarchical arm has finished runs next to a baseline arm yet.", ""]
     compared = tally["better"] + tally["worse"] + tally["none"]
     out += [f"Probability of improvement of each hierarchical arm over its file's 1-level "
             f"baseline (the same S5WM agent with one level), from final scores; 95 % bootstrap "
-            f"interval. Over {compared} comparisons: more levels were better in "
-            f"{tally['better']}, worse in {tally['worse']}, and not distinguishable in "
+            f"interval; each line names the components (the runs' `component.*` tags) in which "
+            f"the two arms differ besides the levels. Over {compared} comparisons: more levels "
+            f"were better in {tally['better']}, worse in {tally['worse']}, and not "
+            f"distinguishable in "
             f"{tally['none']}.", "", *lines, ""]
     if tally["better"] == 0 and compared:
         out += ["**At this scale the runs give no evidence that hierarchy helps.**", ""]
     return out
-
-
-#: Component kinds that name the run's plumbing, not the agent (never a difference to report).
-_NOT_AGENT = ("env", "tracker")
-
-
-def _tally(sentence: str) -> str:
-    """``better`` / ``worse`` / ``none`` / ``missing`` for a :func:`verdict` sentence."""
-    return ("better" if " beats " in sentence else "worse" if " is worse " in sentence
-            else "none" if "no detectable" in sentence else "missing")
 
 
 def _sequence_models(results: Sequence[TaskResult]) -> list[str]:
@@ -222,13 +235,10 @@ def _sequence_models(results: Sequence[TaskResult]) -> list[str]:
                 continue
             sentence = verdict(arm, base)
             tally[_tally(sentence)] += 1
-            also = [f"{k} `{theirs.get(k, '?')}` vs `{ours.get(k, '?')}`"
-                    for k in sorted(set(ours) | set(theirs))
-                    if k not in ("sequence", *_NOT_AGENT) and theirs.get(k) != ours.get(k)]
             lines.append(f"- **{r.task}** (`{r.exp.name}`; {theirs.get('sequence', '?')} vs "
                          f"{ours.get('sequence', '?')}, {base.levels} level"
                          f"{'s' if base.levels != '1' else ''}): {sentence}"
-                         + (f" The two arms also differ in: {'; '.join(also)}." if also else ""))
+                         + _also(arm, base, skip=("sequence",)))
     if not lines:
         return []
     compared = tally["better"] + tally["worse"] + tally["none"]

@@ -261,6 +261,11 @@ def test_sequence_models_are_compared_with_the_baseline_and_other_differences_na
     assert "better in 1, worse in 0, and not distinguishable in 1" in text
     # env and tracker are plumbing, not a difference between agents
     assert "cartpole" not in text and "mlflow" not in text
+    # the hierarchy section names what else differs in the same way
+    hier = "\n".join(suite_page._hierarchy([result]))
+    assert ("- **pinpad** (3 levels): `hieros_3` is worse than `s5_1level`: P = 0.10 [0.00, "
+            "0.30], the interval is below 0.5. The two arms also differ in: sequence `rssm` vs "
+            "`s5`.") in hier
 
 
 def test_no_sequence_model_section_when_every_arm_uses_the_baselines(page):
