@@ -40,7 +40,7 @@ ActionsFn = Callable[[Sequence[str], Sequence[str]], int]
 #: Columns of ``scores.csv``: what a rerun of the suite on the same machine kind reproduces.
 SCORE_COLUMNS = ("experiment", "task", "arm", "seed", "final_score", "env_steps")
 #: Columns of ``runs.csv``: the same rows plus what differs between reruns.
-RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id", "cpu_capability",
+RUN_COLUMNS = (*SCORE_COLUMNS, "levels", "wall_s", "git_sha", "run_id", "cpu", "cpu_capability",
                "inexact_resumes")
 
 
@@ -61,6 +61,7 @@ class RunRow:
     cpu_capability: str  # torch's kernels on the machine it ran on (AVX2, ...; '?' if unknown)
     #: resumes on a fresh env (keys.RESUME_INEXACT): > 0, the run is not its seed's straight run
     inexact_resumes: int = 0
+    cpu: str = "?"  # the CPU model it ran on (host.cpu): with cpu_capability, the machine kind
     metrics: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)
     #: the registered component of each kind the run built (its ``component.<kind>`` tags)
     components: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -126,8 +127,8 @@ def _row(exp: Experiment, rec: runs.RunRecord, final_step: int) -> RunRow:
                   rec.tags.get(keys.HIERARCHY_LEVELS, "?"), float(wall),
                   rec.tags.get(keys.GIT_SHA, "?"), rec.first_id,
                   rec.tags.get(keys.HOST_CPU_CAPABILITY, "?"),
-                  int(rec.tags.get(keys.RESUME_INEXACT, 0)), dict(rec.metrics),
-                  keys.components_of(rec.tags))
+                  int(rec.tags.get(keys.RESUME_INEXACT, 0)), rec.tags.get(keys.HOST_CPU, "?"),
+                  dict(rec.metrics), keys.components_of(rec.tags))
 
 
 def _records(client: MlflowClient, exp: Experiment) -> list[runs.RunRecord]:

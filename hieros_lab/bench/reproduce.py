@@ -8,12 +8,13 @@ exactly; otherwise it prints each differing row and exits 1. Interrupted, it res
 same command again (the sweeps skip finished children). ``--only FILE`` reruns one file and
 compares only its rows.
 
-Scores are bit-exact only on one machine kind (torch's CPU capability picks the float kernels),
-and the committed suite may mix kinds. So only the committed rows that ran on this machine's
-kind (``cpu_capability`` in the ``runs.csv`` beside ``scores.csv``; '?' rows, of runs made
-before runs recorded it, are compared too) are checked; the others are counted and named by
-kind. ``--any-kind`` compares every row. A rerun on a machine of a kind no committed row ran on
-checks nothing, says so and exits 1.
+Scores are bit-exact only on one machine kind, the CPU model and torch's CPU capability
+(:func:`hieros_lab.trainer.host.machine_kind`: torch picks its float kernels by the capability,
+MKL its matrix kernels by the processor), and the committed suite may mix kinds. So only the
+committed rows that ran on this machine's kind (``cpu`` and ``cpu_capability`` in the
+``runs.csv`` beside ``scores.csv``; a part that runs made before it was recorded, '?', matches
+any) are checked; the others are counted and named by kind. ``--any-kind`` compares every row.
+A rerun on a machine of a kind no committed row ran on checks nothing, says so and exits 1.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+
+from hieros_lab.trainer.host import UNKNOWN, Kind, kind_name, machine_kind, same_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The files of docs/validation.md, in page order.
@@ -42,40 +45,39 @@ def read_scores(path: Path) -> dict[tuple[str, ...], dict[str, str]]:
         return {(r["experiment"], r["task"], r["arm"], r["seed"]): r for r in csv.DictReader(f)}
 
 
-UNKNOWN_KIND = "?"
-
-
-def kinds(committed: Path) -> dict[tuple[str, ...], str]:
-    """``(experiment, task, arm, seed) -> cpu_capability`` from the ``runs.csv`` beside
-    ``committed``; empty where that file or its column is missing (pages before session 10)."""
+def kinds(committed: Path) -> dict[tuple[str, ...], Kind]:
+    """``(experiment, task, arm, seed) -> (cpu, cpu_capability)`` from the ``runs.csv`` beside
+    ``committed``; empty where that file is missing (pages before session 10), '?' where a
+    column is (``cpu`` before session 20, ``cpu_capability`` before session 10)."""
     path = committed.with_name("runs.csv")
     if not path.is_file():
         return {}
     with path.open() as f:
         return {(r["experiment"], r["task"], r["arm"], r["seed"]):
-                r.get("cpu_capability") or UNKNOWN_KIND for r in csv.DictReader(f)}
+                (r.get("cpu") or UNKNOWN, r.get("cpu_capability") or UNKNOWN)
+                for r in csv.DictReader(f)}
 
 
-def other_kinds(committed: Path, kind: str,
+def other_kinds(committed: Path, kind: Kind,
                 experiments: set[str] | None = None) -> Counter[str]:
     """How many committed rows ran on each machine kind other than ``kind`` (not compared)."""
-    return Counter(k for key, k in kinds(committed).items()
-                   if k not in (kind, UNKNOWN_KIND)
+    return Counter(kind_name(k) for key, k in kinds(committed).items()
+                   if not same_kind(k, kind)
                    and (experiments is None or key[0] in experiments))
 
 
 def differences(committed: Path, rerun: Path, experiments: set[str] | None = None,
-                kind: str | None = None) -> list[str]:
+                kind: Kind | None = None) -> list[str]:
     """One line per committed row the rerun lacks or scores differently. ``experiments``: only
-    their rows (None: every row); ``kind``: only rows that ran on that CPU capability (or an
-    unknown one), None: rows of every kind."""
+    their rows (None: every row); ``kind``: only rows that ran on a machine of that kind
+    (:func:`~hieros_lab.trainer.host.same_kind`), None: rows of every kind."""
     want, got = read_scores(committed), read_scores(rerun)
     ran_on = kinds(committed) if kind is not None else {}
     out = []
     for key, row in sorted(want.items()):
         if experiments is not None and key[0] not in experiments:
             continue
-        if kind is not None and ran_on.get(key, UNKNOWN_KIND) not in (kind, UNKNOWN_KIND):
+        if kind is not None and not same_kind(ran_on.get(key, (UNKNOWN, UNKNOWN)), kind):
             continue
         other = got.get(key)
         if other is None:
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=None, metavar="FILE",
                         help="rerun only this experiment file (repeatable)")
     parser.add_argument("--any-kind", action="store_true",
-                        help="compare rows that ran on another CPU capability too")
+                        help="compare rows that ran on another machine kind too")
     args = parser.parse_args(argv)
     files = args.only or list(SUITE)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -112,14 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    None if args.any_kind else machine_kind())
 
 
-def machine_kind() -> str:
-    """This machine's CPU capability as runs record it (``host.cpu_capability``)."""
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
-
-
-def compare(committed: Path, rerun: Path, names: set[str] | None, kind: str | None) -> int:
+def compare(committed: Path, rerun: Path, names: set[str] | None, kind: Kind | None) -> int:
     """Print the differing rows and the verdict; 0 when every comparable row reproduced."""
     diff = differences(committed, rerun, names, kind)
     want = read_scores(committed)
@@ -128,11 +123,12 @@ def compare(committed: Path, rerun: Path, names: set[str] | None, kind: str | No
     for line in diff:
         sys.stdout.write(line + "\n")
     if skipped:
-        sys.stdout.write(f"not compared (ran on another machine kind than this {kind}): "
+        sys.stdout.write(f"not compared (ran on another machine kind than this "
+                         f"{kind_name(kind)}): "
                          + ", ".join(f"{n} rows of {k}" for k, n in sorted(skipped.items()))
                          + "\n")
     if checked == 0:
-        sys.stdout.write(f"nothing compared: no committed row ran on {kind} "
+        sys.stdout.write(f"nothing compared: no committed row ran on {kind_name(kind)} "
                          "(rerun on a machine of a kind above, or pass --any-kind)\n")
         return 1
     sys.stdout.write(f"{'reproduced' if not diff else 'NOT reproduced'} ({checked} rows "

@@ -59,7 +59,8 @@ def _log_runs(client: MlflowClient, name: str) -> None:
         tags = [RunTag(keys.ARM, arm), RunTag(keys.GAME, "cart"), RunTag(keys.SEED, str(seed)),
                 RunTag(keys.HIERARCHY_LEVELS, levels), RunTag(keys.GIT_SHA, "abc123"),
                 RunTag(keys.component_tag("sequence"), "s5"),
-                *([RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")] if arm == "one" else []),
+                *([RunTag(keys.HOST_CPU, "AMD EPYC"), RunTag(keys.HOST_CPU_CAPABILITY, "AVX2")]
+                  if arm == "one" else []),
                 *([RunTag(keys.RESUME_INEXACT, "2")] if (arm, seed) == ("two", 1) else [])]
         client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
         client.set_terminated(run.info.run_id, "FINISHED")
@@ -174,9 +175,10 @@ def test_csvs_hold_every_finished_run(page):
         runs = list(csv.DictReader(f))
     assert [r["wall_s"] for r in runs] == ["60", "120", "180", "60", "120"]
     # the machine kind a rerun must match; '?' for runs made before runs recorded it
-    assert [r["cpu_capability"] for r in runs] == ["AVX2"] * 3 + ["?"] * 2
-    assert "CPU capability (torch's kernels) they ran with: AVX2 (3 runs), ? (2 runs)" in (
-        page.read_text())
+    assert [(r["cpu"], r["cpu_capability"]) for r in runs] == [("AMD EPYC", "AVX2")] * 3 + [
+        ("?", "?")] * 2
+    assert ("Machines they ran on (CPU model / torch's CPU capability): AMD EPYC / AVX2 "
+            "(3 runs), ? / ? (2 runs)") in page.read_text()
 
 
 def test_runs_resumed_on_a_fresh_env_are_named(page):
