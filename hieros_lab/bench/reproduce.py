@@ -6,7 +6,8 @@
 with ``docs/validation/scores.csv`` row by row. Exit 0 when every committed row is reproduced
 exactly; otherwise it prints each differing row and exits 1. Interrupted, it resumes: run the
 same command again (the sweeps skip finished children). ``--only FILE`` reruns one file and
-compares only its rows.
+compares only its rows. ``--plan-other-kinds`` prints the sweeps that rerun the committed rows
+of other machine kinds on this one (:func:`other_kind_sweeps`).
 
 Scores are bit-exact only on one machine kind, the CPU model and torch's CPU capability
 (:func:`hieros_lab.trainer.host.machine_kind`: torch picks its float kernels by the capability,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -89,15 +91,48 @@ def differences(committed: Path, rerun: Path, experiments: set[str] | None = Non
     return out
 
 
+def other_kind_sweeps(committed: Path, kind: Kind, files: Sequence[str]) -> list[str]:
+    """The sweeps that rerun, on this machine, every committed row of ``files`` that ran on
+    another kind: one ``hieros-lab sweep`` line per file, its rows as ``--only`` keys, into a
+    runs folder of its own (the original run folders would be skipped as finished). Run into the
+    suite's store, each rerun supersedes its row on the page (the later run of an arm, task and
+    seed wins), so the suite becomes one kind, reproducible on this machine."""
+    from hieros_lab.sweep.experiment import parse_experiment
+
+    slug = re.sub(r"[^a-z0-9]+", "_", kind_name(kind).lower()).strip("_")
+    ran_on = kinds(committed)
+    lines = []
+    for f in files:
+        name = parse_experiment(ROOT / f).name
+        keys = [f"'{arm}/{task}/seed{seed}'" for (exp, task, arm, seed), k in sorted(
+            ran_on.items()) if exp == name and not same_kind(k, kind)]
+        if keys:
+            lines.append(f"hieros-lab sweep {f} --parallel 2 --runs_dir runs/rerun_{slug} "
+                         + " ".join(f"--only {k}" for k in keys))
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, required=True, help="runs, store and page go here")
+    parser.add_argument("--dir", type=Path, help="runs, store and page go here (required "
+                        "unless --plan-other-kinds)")
+    parser.add_argument("--plan-other-kinds", action="store_true",
+                        help="print the sweeps that rerun the committed rows of other machine "
+                        "kinds on this one, and exit")
     parser.add_argument("--only", action="append", default=None, metavar="FILE",
                         help="rerun only this experiment file (repeatable)")
     parser.add_argument("--any-kind", action="store_true",
                         help="compare rows that ran on another machine kind too")
     args = parser.parse_args(argv)
     files = args.only or list(SUITE)
+    if args.plan_other_kinds:
+        lines = other_kind_sweeps(COMMITTED, machine_kind(), files)
+        sys.stdout.write("".join(line + "\n" for line in lines)
+                         or f"every committed row ran on this kind, "
+                            f"{kind_name(machine_kind())}\n")
+        return 0
+    if args.dir is None:
+        parser.error("--dir is required (or pass --plan-other-kinds)")
     args.dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{args.dir.resolve()}/mlflow.db"}
     cli = [sys.executable, "-m", "hieros_lab"]

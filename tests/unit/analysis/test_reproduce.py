@@ -95,3 +95,20 @@ def test_this_machines_kind_is_what_its_runs_record():
 
     tags = host.host_tags()
     assert host.machine_kind() == (tags[keys.HOST_CPU], tags[keys.HOST_CPU_CAPABILITY])
+
+
+def test_the_plan_reruns_exactly_the_rows_of_other_kinds_into_a_folder_of_their_own(tmp_path):
+    committed = _committed(tmp_path, """
+quickstart,default,quickstart,0,500,4500,AMD EPYC,AVX512
+quickstart,default,quickstart,1,500,4500,Intel(R) Xeon(R) Processor,AVX512
+quickstart,default,quickstart,2,500,4500,AMD EPYC,AVX2
+validation_dmc,cartpole_swingup,dreamer_dmc,0,166,100000,Intel(R) Xeon(R) Processor,AVX512
+""")
+    files = ["experiments/quickstart.toml", "experiments/validation_dmc.toml"]
+    assert reproduce.other_kind_sweeps(committed, INTEL, files) == [
+        "hieros-lab sweep experiments/quickstart.toml --parallel 2 --runs_dir "
+        "runs/rerun_intel_r_xeon_r_processor_avx512 --only 'quickstart/default/seed0' "
+        "--only 'quickstart/default/seed2'"]
+    assert reproduce.other_kind_sweeps(committed, ("AMD EPYC", "AVX2"), files[1:]) == [
+        "hieros-lab sweep experiments/validation_dmc.toml --parallel 2 --runs_dir "
+        "runs/rerun_amd_epyc_avx2 --only 'dreamer_dmc/cartpole_swingup/seed0'"]
