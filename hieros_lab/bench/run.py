@@ -37,6 +37,7 @@ import hieros_lab.components  # noqa: F401  (every registration)
 from hieros_lab import registry
 from hieros_lab.bench import samplers
 from hieros_lab.bench.measure import matmul_peak_flops
+from hieros_lab.trainer import host
 
 #: Every registered sequence model (``update_s_<seq>``, ``imagine_steps_per_s_<seq>``, ...):
 #: a newly registered one is measured with no edit here
@@ -144,6 +145,8 @@ def collect(quick: bool) -> dict[str, Any]:
     result.update(samplers.sampler_bench(**(samplers.QUICK if quick else {})))
     result["quick"] = quick
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cpus torch {torch.__version__}"
+    # figures compare only within one machine kind (CPU model and capability, trainer/host.py)
+    result["machine_kind"] = host.kind_name(host.machine_kind())
     return result
 
 
@@ -161,7 +164,8 @@ def log_mlflow(result: dict[str, Any]) -> str:
     tracker = MlflowTracker(experiment="hieros_lab_bench", system_metrics="off")
     tracker.check()
     run_id = tracker.start("bench-quick" if result["quick"] else "bench")
-    tracker.set_tags({"bench.machine": result["machine"], "bench.quick": str(result["quick"])})
+    tracker.set_tags({"bench.machine": result["machine"], "bench.quick": str(result["quick"]),
+                      "bench.machine_kind": result["machine_kind"]})
     tracker.log_metrics({k: float(v) for k, v in result.items()
                          if isinstance(v, int | float) and not isinstance(v, bool)}, step=0)
     tracker.log_text(json.dumps(result, indent=2), "bench/bench.json")

@@ -43,6 +43,10 @@ def test_bench_quick_writes_all_keys(tmp_path, monkeypatch, mlflow_uri):
     assert result["graph_breaks_s5"] == 0
     assert result["compiled_speedup_s5"] == result["update_s_s5"] / result["update_s_s5_compiled"]
     assert result["flops_per_update_s5"] > 1e6
+    # figures compare only within one machine kind, so the result names it
+    from hieros_lab.trainer import host
+
+    assert result["machine_kind"] == host.kind_name(host.machine_kind())
 
 
 def test_task_cost_times_updates_and_steps_of_a_config():
