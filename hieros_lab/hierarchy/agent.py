@@ -136,6 +136,9 @@ class Agent:
             out[f"derived/level{i}/num_actions"] = str(lvl.num_actions)
             out[f"derived/level{i}/reward_sources"] = ",".join(s.key for s in lvl.sources)
             out[f"derived/level{i}/critic_heads"] = ",".join(lvl.actor_critic.heads)
+            # what weights=None resolved to, and 0 for a source the mixer ignores
+            out[f"derived/level{i}/reward_weights"] = ",".join(
+                f"{k}={w:g}" for k, w in lvl.mixer.paid_weights().items())
             out[f"derived/level{i}/params"] = str(sum(p.numel() for p in lvl.parameters()))
         out["derived/precision"] = self.precision  # what Trainer.precision resolved to
         out["derived/compile"] = self.compile

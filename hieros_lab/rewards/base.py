@@ -94,3 +94,8 @@ class RewardMixer(Protocol):
 
     def mix(self, advantages: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``{head: [H-1, N]}`` -> the actor's advantage ``[H-1, N]``."""
+
+    def paid_weights(self) -> dict[str, float]:
+        """``{source: weight}`` for every bound source: the weight with which it reaches the
+        actor (0: the mixer ignores it), as the run records it (``derived/level<i>/
+        reward_weights``); a default weight (``weights=None``) shows as the number it is."""

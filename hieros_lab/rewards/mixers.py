@@ -83,6 +83,10 @@ class _WeightedMixer:
     def heads(self) -> list[str]:
         raise NotImplementedError
 
+    def paid_weights(self) -> dict[str, float]:
+        """The bound weights; a mixer that ignores sources overrides this (RewardMixer)."""
+        return {k: self.weights[k] for k in self._bound_sources()}
+
 
 @register("reward_mixer", "weighted_sum")
 class WeightedSumMixer(_WeightedMixer):
@@ -148,3 +152,7 @@ class ExtrinsicOnlyMixer(_WeightedMixer):
     def mix(self, advantages: Mapping[str, torch.Tensor]) -> torch.Tensor:
         self._check_advantages(advantages)
         return advantages[self.HEAD]
+
+    def paid_weights(self) -> dict[str, float]:
+        """Only the extrinsic reward is paid: every other source weighs 0."""
+        return {k: self.weights[k] if k == self.HEAD else 0.0 for k in self._bound_sources()}

@@ -116,3 +116,26 @@ def test_head_rewards_reject_sources_the_mixer_is_not_bound_to(name):
 def test_source_declares_its_levels(name):
     source = _source(name)
     assert all(isinstance(source.active_at(level), bool) for level in range(5))
+
+
+@pytest.mark.parametrize("name", MIXERS)
+def test_paid_weights_say_which_sources_reach_the_actor(name):
+    """A source's paid weight is 0 exactly when its reward cannot move the actor's advantage.
+
+    The probe: a head's advantage stands in for the head's own reward (all three mixers are
+    linear in both maps), so ``mix(head_rewards(r))`` shows whether a change of one source's
+    reward gets through.
+    """
+    mixer = _mixer(name).bind(LEVEL_SOURCES)
+    paid = mixer.paid_weights()
+    assert list(paid) == LEVEL_SOURCES and all(isinstance(w, float) for w in paid.values())
+    gen = torch.Generator().manual_seed(1)
+    base = {k: torch.randn(H, N, generator=gen) for k in LEVEL_SOURCES}
+
+    def actor_signal(rewards):
+        return mixer.mix({h: r[:-1] for h, r in mixer.head_rewards(rewards).items()})
+
+    for key in LEVEL_SOURCES:
+        moved = {**base, key: base[key] + 1.0}
+        reaches = not torch.allclose(actor_signal(moved), actor_signal(base))
+        assert reaches == (paid[key] != 0.0), (key, paid)

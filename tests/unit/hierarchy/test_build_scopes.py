@@ -39,6 +39,18 @@ def test_per_level_capacity_follows_the_bindable_rule(agent):
     assert agent.derived_params()["derived/level2/replay_capacity"] == "63"
 
 
+def test_the_run_records_each_levels_reward_weights_as_resolved(agent):
+    """``weights=None`` resolves to the paper's weights, and a mixer that ignores a source pays
+    it 0: the run's params say which numbers it used, not ``None``."""
+    params = agent("Agent.num_levels = 2", "level1/weighted_sum.weights = {'novelty': 0.5}"
+                   ).derived_params()
+    assert params["derived/level0/reward_weights"] == "extrinsic=1,subgoal=0.3"
+    assert params["derived/level1/reward_weights"] == "extrinsic=1,novelty=0.5"
+    params = agent("Agent.num_levels = 2", "Level.reward_mixer = @extrinsic_only"
+                   ).derived_params()
+    assert params["derived/level0/reward_weights"] == "extrinsic=1,subgoal=0"
+
+
 def test_a_level_scoped_capacity_binding_is_not_overridden(agent):
     agent = agent("Agent.num_levels = 2", "level1/ReplayBuffer.capacity = 777",
                    "level1/ReplayBuffer.scale_by_period = False")
