@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hieros_lab.tracking import keys
+
+if TYPE_CHECKING:
+    import torch
 
 
 def cpu_model() -> str:
@@ -65,3 +70,53 @@ def host_tags() -> dict[str, str]:
             keys.HOST_CORES: str(os.cpu_count() or 0),
             keys.HOST_THREADS: str(torch.get_num_threads()),
             keys.HOST_MALLOC_RETAINED: str(allocator.retained())}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"Trainer.device = {device!r} but no CUDA device is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"Trainer.device must be auto, cpu or cuda[:N], got {device!r}")
+    return torch.device(device)
+
+
+def computed_on() -> dict[str, Any]:
+    """What a checkpoint records of the process that computed it (``Trainer.save``): torch's
+    intra-op threads and the machine kind."""
+    import torch
+
+    return {"threads": torch.get_num_threads(), "machine_kind": list(machine_kind())}
+
+
+def continue_as(recorded: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """Set this process up to compute as the checkpoint's did (``Trainer.restore``); returns
+    what it did or found, for the user, and whether the resume is inexact (another kind).
+
+    Threads: their number changes how a float sum is split, so a resume with another count
+    drifts from the uninterrupted run. Session 21: the quickstart's seed 2, stopped at step 211
+    and resumed with 2 threads after 1, differed from the uninterrupted run from step 250 on, in
+    the 9th digit at first (it still ended at 500). So torch's intra-op threads are set back to
+    the recorded count: the resume computes as the run started, on the same kind of machine.
+    The machine kind cannot be set: a resume on another kind (module doc) is inexact.
+    A checkpoint written before these were recorded sets and finds nothing.
+    """
+    import torch
+
+    notes: list[str] = []
+    threads = recorded.get("threads")
+    if threads is not None and int(threads) != torch.get_num_threads():
+        notes.append(f"torch threads set to {int(threads)}, as the run computed before it "
+                     f"stopped (this process had {torch.get_num_threads()})")
+        torch.set_num_threads(int(threads))
+    kind = recorded.get("machine_kind")
+    other = kind is not None and not same_kind(tuple(kind), machine_kind())
+    if other:
+        notes.append(f"on another machine kind ({kind_name(tuple(kind))} before, "
+                     f"{kind_name(machine_kind())} now): its numbers are no longer the "
+                     f"uninterrupted run's; the run is tagged {keys.RESUME_INEXACT}")
+    return notes, other

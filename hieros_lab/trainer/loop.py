@@ -28,7 +28,7 @@ from hieros_lab.nn import allocator, compiled
 from hieros_lab.nn import precision as prec
 from hieros_lab.tracking import keys
 from hieros_lab.tracking.base import Tracker
-from hieros_lab.trainer import carry, rng
+from hieros_lab.trainer import carry, host, rng
 from hieros_lab.trainer import checkpoint as ckpt
 from hieros_lab.trainer.driver import Driver
 from hieros_lab.trainer.evaluate import evaluate
@@ -43,17 +43,6 @@ SAMPLED_EVAL_SEED_OFFSET = 2_000_003
 #: Seed offset between the training envs of two streams (``Trainer.num_envs``); stream 0 keeps
 #: ``Trainer.seed``, so one env is seeded as it always was.
 STREAM_SEED_OFFSET = 3_000_017
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"Trainer.device = {device!r} but no CUDA device is available")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"Trainer.device must be auto, cpu or cuda[:N], got {device!r}")
-    return torch.device(device)
 
 
 def component_tags(objects: Iterable[Any]) -> dict[str, str]:
@@ -125,7 +114,7 @@ class Trainer:
         self.log_every, self.eval_every, self.eval_episodes = log_every, eval_every, eval_episodes
         self.checkpoint_every = checkpoint_every
         self.num_envs = num_envs
-        self.device = resolve_device(device)
+        self.device = host.resolve_device(device)
         self.precision = prec.resolve(precision, self.device)
         self.compile = compiled.check(compile)
         self.retain_freed_memory = retain_freed_memory
@@ -179,6 +168,10 @@ class Trainer:
         self.inexact_resumes = 0
         #: why this part's restore() went on with a fresh env (None: it continued exactly)
         self.fresh_reason: str | None = None
+        #: what this part's restore() set up or found about the process (host.continue_as), and
+        #: whether it continues as the uninterrupted run would (its envs carried, same kind)
+        self.resume_notes: list[str] = []
+        self.resumed_exactly = False
 
     def _check_trains(self, agent: Agent) -> None:
         """Raise when the budget ends before the agent's first update: such a run would go to
@@ -214,7 +207,7 @@ class Trainer:
                  "episodes": self.episodes, "ratio": self.ratio.state_dict(),
                  "eval_due": self.eval_due, "wall_s": self.wall_s,
                  "pending": dict(self.pending), "inexact_resumes": self.inexact_resumes,
-                 **rng.state()}
+                 **rng.state(), **host.computed_on()}
         ckpt.atomic_torch_save(state, path / "state.pt")
         ckpt.commit_checkpoint(root, path)
         self.saved_step = self.step
@@ -258,6 +251,7 @@ class Trainer:
         self.pending = defaultdict(list, state.get("pending", {}))
         self.inexact_resumes = int(state.get("inexact_resumes", 0))
         rng.restore(state)
+        self.resume_notes, other_kind = host.continue_as(state)
         now = carry.env_config(self.env_factory, self.seed)
         self.fresh_reason = ("this env cannot be checkpointed" if acting is None else
                              None if acting.env_config == now else
@@ -272,7 +266,8 @@ class Trainer:
             self.drivers = [Driver(self.env_factory(seed=self.stream_seed(j, self.step)),
                                    self.stream_seed(j, self.step))
                             for j in range(self.num_envs)]
-            self.inexact_resumes += 1
+        self.resumed_exactly = self.fresh_reason is None and not other_kind
+        self.inexact_resumes += int(not self.resumed_exactly)
         return True
 
     # -- the loop -------------------------------------------------------------------------------

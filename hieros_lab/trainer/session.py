@@ -209,10 +209,13 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
         if resume:
             how = (f"on a fresh env ({trainer.fresh_reason}): the run is tagged "
                    f"{keys.RESUME_INEXACT}" if trainer.fresh_reason else
-                   "with its envs and acting state, as if it had never stopped")
+                   "with its envs and acting state" + (", as if it had never stopped"
+                                                       if trainer.resumed_exactly else ""))
             say(f"hieros-lab: resumed from step {trainer.step} {how}" if restored else
                 f"hieros-lab: no checkpoint under {root} yet: training from step 0 in the "
                 "same run")
+            for note in trainer.resume_notes if restored else ():
+                say(f"hieros-lab: resumed {note}")
         stop.check()
         operative = config.operative_config()
         (run_dir / "operative_config.gin").write_text(operative)
@@ -227,7 +230,7 @@ def _tracked(trainer: Trainer, tracker: Tracker, spec: RunSpec, run_dir: Path, r
         tracker.set_tags({**trainer.tags(tracker), keys.HIERARCHY_LEVELS: levels,
                           keys.GIT_SHA: git_sha(), keys.SEED: str(trainer.seed),
                           **host_tags(), **spec.tags})
-        if trainer.inexact_resumes:  # a fresh env after a stop: not the seed's uninterrupted run
+        if trainer.inexact_resumes:  # fresh env or other machine: not the uninterrupted run
             tracker.set_tags({keys.RESUME_INEXACT: str(trainer.inexact_resumes)})
         result = trainer.fit(tracker, root, progress=progress, stop=stop)
         status = "FINISHED"
