@@ -110,7 +110,7 @@ def continue_as(recorded: Mapping[str, Any]) -> tuple[list[str], bool]:
     notes: list[str] = []
     threads = recorded.get("threads")
     if threads is not None and int(threads) != torch.get_num_threads():
-        notes.append(f"torch threads set to {int(threads)}, as the run computed before it "
+        notes.append(f"with torch threads set to {int(threads)}, as the run computed before it "
                      f"stopped (this process had {torch.get_num_threads()})")
         torch.set_num_threads(int(threads))
     kind = recorded.get("machine_kind")

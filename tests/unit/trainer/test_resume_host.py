@@ -47,7 +47,7 @@ def test_a_resume_sets_the_threads_the_run_computed_with(tmp_path, threads):
     assert trainer.restore(tmp_path)
     assert torch.get_num_threads() == 1
     assert trainer.resumed_exactly and trainer.inexact_resumes == 0
-    assert trainer.resume_notes == ["torch threads set to 1, as the run computed before it "
+    assert trainer.resume_notes == ["with torch threads set to 1, as the run computed before it "
                                     "stopped (this process had 2)"]
 
 
